@@ -1,0 +1,1 @@
+// Anchor for the support library; helpers are header-only so far.
