@@ -1,1 +1,145 @@
-int main() { return 0; }
+// streamgate: the gateway daemon and its operator commands. Wiring only; behaviour lives in
+// the libraries under src/.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+#include "daemon/daemon.hpp"
+#include "net/demo_origin.hpp"
+#include "streamgate/common/units.hpp"
+
+namespace {
+
+using namespace streamgate;
+
+// Blocks SIGINT/SIGTERM in every thread (call before starting any) so main can sigwait.
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+int WaitForStopSignal(const sigset_t& signals) {
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("received {}, stopping", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  return signal_number;
+}
+
+void PrintIssues(const std::vector<config::ConfigIssue>& issues) {
+  for (const auto& issue : issues) std::fprintf(stderr, "%s\n", issue.ToString().c_str());
+}
+
+int CheckConfig(const std::string& path) {
+  auto config = config::LoadConfigFile(path);
+  if (!config) {
+    PrintIssues(config.error());
+    return 1;
+  }
+  std::printf("%s: OK (%zu regions)\n", path.c_str(), config->regions.size());
+  return 0;
+}
+
+int Serve(const std::string& path) {
+  auto config = config::LoadConfigFile(path);
+  if (!config) {
+    PrintIssues(config.error());
+    return 1;
+  }
+  const sigset_t signals = BlockStopSignals();
+  auto daemon = daemon::Daemon::Start(*config);
+  if (!daemon) {
+    spdlog::critical("cannot start: {}", daemon.error().ToString());
+    return 1;
+  }
+  WaitForStopSignal(signals);
+  (*daemon)->Stop();
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+struct OriginFlags {
+  std::string listen = "127.0.0.1:9101";
+  std::string id = "origin";
+  std::string latency = "0ms";
+  std::size_t threads = 1;
+  std::optional<int> max_age;
+};
+
+int Origin(const OriginFlags& flags) {
+  auto listen = config::ParseListenAddress(flags.listen);
+  if (!listen) {
+    std::fprintf(stderr, "--listen: %s\n", listen.error().message().c_str());
+    return 2;
+  }
+  auto latency = ParseDuration(flags.latency);
+  if (!latency) {
+    std::fprintf(stderr, "--latency: %s\n", latency.error().message().c_str());
+    return 2;
+  }
+  net::DemoOriginOptions options;
+  options.host = listen->host;
+  options.port = listen->port;
+  options.id = flags.id;
+  options.threads = flags.threads;
+  options.latency = std::chrono::duration_cast<std::chrono::milliseconds>(*latency);
+  if (flags.max_age) options.cache_max_age = std::chrono::seconds(*flags.max_age);
+  const sigset_t signals = BlockStopSignals();
+  auto origin = net::DemoOrigin::Start(options);
+  if (!origin) {
+    spdlog::critical("origin '{}' cannot listen on {}: {}", flags.id, flags.listen,
+                     origin.error().ToString());
+    return 1;
+  }
+  spdlog::info("origin '{}' listening on {}:{}", flags.id, options.host, (*origin)->port());
+  WaitForStopSignal(signals);
+  (*origin)->Stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"StreamGate: multi-region traffic manager, load balancer, edge cache and backup"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+  std::string config_path;
+  auto* serve = app.add_subcommand("serve", "Run the gateway on a config file");
+  serve->add_option("-c,--config", config_path, "YAML config file")->required();
+  auto* check = app.add_subcommand("check-config", "Validate a config file and exit");
+  check->add_option("-c,--config", config_path, "YAML config file")->required();
+
+  OriginFlags origin_flags;
+  auto* origin = app.add_subcommand("origin", "Run a demo/benchmark HTTP origin");
+  origin->add_option("--listen", origin_flags.listen, "HOST:PORT to listen on")
+      ->capture_default_str();
+  origin->add_option("--id", origin_flags.id, "Id sent in X-Origin-Id and /id")
+      ->capture_default_str();
+  origin->add_option("--latency", origin_flags.latency, "Added latency per response, e.g. 50ms")
+      ->capture_default_str();
+  origin->add_option("--threads", origin_flags.threads, "Serving threads")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  origin->add_option("--max-age", origin_flags.max_age,
+                     "Send Cache-Control: public, max-age=N on every response");
+
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  if (*serve) return Serve(config_path);
+  if (*check) return CheckConfig(config_path);
+  if (*origin) return Origin(origin_flags);
+  return 2;
+}

@@ -94,6 +94,10 @@ struct HealthCheckOptions {
   std::size_t latency_window = 128;  // samples kept for average and p99
 };
 
+// OK when every option is usable: interval, timeout and degraded_latency > 0, rise and fall
+// >= 1, latency_window >= 1, path starting with '/'.
+[[nodiscard]] Status ValidateHealthCheckOptions(const HealthCheckOptions& options);
+
 // What one PerformHealthCheck did.
 struct HealthCheckReport {
   std::size_t probed = 0;
@@ -127,7 +131,8 @@ class MultiRegionManager {
  public:
   // Spec form: probes over the network with the real clock and default options.
   explicit MultiRegionManager(std::chrono::milliseconds health_check_interval);
-  // Full form. `prober` must not be null; `clock` must outlive the manager.
+  // Full form. `clock` must outlive the manager. Throws std::invalid_argument when `options`
+  // fail ValidateHealthCheckOptions or `prober` is null (construction is never on a hot path).
   MultiRegionManager(HealthCheckOptions options, std::shared_ptr<Prober> prober,
                      const Clock& clock = RealClock());
   ~MultiRegionManager();
