@@ -1,0 +1,186 @@
+// The daemon end to end: real origins on loopback, the network prober, the real clock, the admin
+// API over HTTP. Waits are on manager events with deadlines, never on fixed sleeps.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "daemon/daemon.hpp"
+#include "net/demo_origin.hpp"
+#include "support/http_client.hpp"
+
+namespace streamgate::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* ids[] = {"us-east-1", "eu-west-1", "ap-southeast-1"};
+    for (int i = 0; i < 3; ++i) {
+      net::DemoOriginOptions options;
+      options.id = ids[i];
+      auto origin = net::DemoOrigin::Start(options);
+      ASSERT_TRUE(origin) << origin.error().ToString();
+      origins_.push_back(std::move(*origin));
+      config::RegionConfig region;
+      region.id = ids[i];
+      region.name = ids[i];
+      region.location = "loopback";
+      region.endpoint = "http://127.0.0.1:" + std::to_string(origins_.back()->port());
+      region.priority = i + 1;
+      region.primary = (i == 0);
+      config_.regions.push_back(region);
+    }
+    config_.admin.listen = {"127.0.0.1", 0};
+    config_.health_check.interval = 1s;
+    config_.health_check.timeout = 500ms;
+    config_.health_check.rise = 2;
+    config_.health_check.fall = 2;
+    config_.health_check.degraded_latency = 200ms;
+  }
+
+  void StartDaemon() {
+    auto daemon = Daemon::Start(config_);
+    ASSERT_TRUE(daemon) << daemon.error().ToString();
+    daemon_ = std::move(*daemon);
+    daemon_->regions().SetEventListener([this](const scaling::RegionEvent& e) {
+      std::lock_guard lock(mu_);
+      events_.push_back(e);
+      changed_.notify_all();
+    });
+  }
+
+  // Waits (up to `deadline`) for an event matching `pred`; returns whether one came.
+  template <typename Pred>
+  bool WaitForEvent(Pred pred, std::chrono::milliseconds deadline) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, deadline, [&] {
+      return std::ranges::any_of(events_, pred);
+    });
+  }
+
+  bool WaitForStatus(const std::string& id, scaling::HealthStatus status,
+                     std::chrono::milliseconds deadline = 5s) {
+    return WaitForEvent(
+        [&](const scaling::RegionEvent& e) {
+          return e.kind == scaling::RegionEvent::Kind::kStatusChanged && e.region_id == id &&
+                 e.to == status;
+        },
+        deadline);
+  }
+
+  json GetJson(const std::string& target) {
+    auto response = testing::HttpGet("127.0.0.1", daemon_->admin_port(), target);
+    EXPECT_TRUE(response) << response.error().ToString();
+    if (!response) return nullptr;
+    EXPECT_EQ(response->status, 200) << target << ": " << response->body;
+    return json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+  }
+
+  config::Config config_;
+  std::vector<std::unique_ptr<net::DemoOrigin>> origins_;
+  std::unique_ptr<Daemon> daemon_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<scaling::RegionEvent> events_;
+};
+
+TEST_F(DaemonTest, KillingThePrimaryOriginFailsOverWithinThreeSeconds) {
+  StartDaemon();
+  ASSERT_TRUE(WaitForStatus("us-east-1", scaling::HealthStatus::kHealthy));
+  ASSERT_TRUE(WaitForStatus("eu-west-1", scaling::HealthStatus::kHealthy));
+  EXPECT_EQ(GetJson("/api/v1/regions/primary")["id"], "us-east-1");
+
+  const auto killed_at = std::chrono::steady_clock::now();
+  origins_[0]->Stop();
+  const bool failed_over = WaitForEvent(
+      [](const scaling::RegionEvent& e) {
+        return e.kind == scaling::RegionEvent::Kind::kPrimaryChanged &&
+               e.previous_primary == "us-east-1";
+      },
+      5s);
+  const auto elapsed = std::chrono::steady_clock::now() - killed_at;
+  ASSERT_TRUE(failed_over);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+  std::printf("failover after killing the primary origin: %lld ms (interval 1s, fall 2)\n",
+              static_cast<long long>(ms));
+  EXPECT_LT(elapsed, 3s);
+
+  json primary = GetJson("/api/v1/regions/primary");
+  EXPECT_NE(primary["id"], "us-east-1");
+  EXPECT_EQ(primary["health_status"], "healthy");
+  json old = GetJson("/api/v1/regions/us-east-1");
+  EXPECT_EQ(old["health_status"], "unhealthy");
+  EXPECT_EQ(old["primary"], false);
+}
+
+TEST_F(DaemonTest, OriginGoesDownComesBackAndTurnsSlow) {
+  StartDaemon();
+  ASSERT_TRUE(WaitForStatus("eu-west-1", scaling::HealthStatus::kHealthy));
+  const std::uint16_t port = origins_[1]->port();
+
+  origins_[1]->Stop();
+  ASSERT_TRUE(WaitForStatus("eu-west-1", scaling::HealthStatus::kUnhealthy));
+
+  net::DemoOriginOptions options;
+  options.id = "eu-west-1";
+  options.port = port;  // back on the same address
+  auto restarted = net::DemoOrigin::Start(options);
+  ASSERT_TRUE(restarted) << restarted.error().ToString();
+  origins_[1] = std::move(*restarted);
+  ASSERT_TRUE(WaitForStatus("eu-west-1", scaling::HealthStatus::kHealthy));
+  auto metrics = daemon_->regions().GetRegionMetrics("eu-west-1");
+  EXPECT_GE(metrics->consecutive_successes, 2u);  // rise
+
+  origins_[1]->SetLatency(300ms);  // above degraded_latency, below the timeout
+  ASSERT_TRUE(WaitForStatus("eu-west-1", scaling::HealthStatus::kDegraded));
+  EXPECT_GE(daemon_->regions().GetRegionMetrics("eu-west-1")->last_latency, 300ms);
+
+  origins_[1]->SetLatency(0ms);
+  origins_[1]->SetHealthy(false);  // 503 from /healthz
+  ASSERT_TRUE(WaitForStatus("eu-west-1", scaling::HealthStatus::kUnhealthy));
+  EXPECT_EQ(daemon_->regions().GetRegionMetrics("eu-west-1")->last_probe_detail, "HTTP 503");
+  EXPECT_EQ(daemon_->regions().GetPrimaryRegion()->id, "us-east-1");  // never the primary
+}
+
+TEST_F(DaemonTest, AdminApiServesRegionsAndMetrics) {
+  StartDaemon();
+  ASSERT_TRUE(WaitForStatus("ap-southeast-1", scaling::HealthStatus::kHealthy));
+  json regions = GetJson("/api/v1/regions");
+  ASSERT_TRUE(regions.is_array());
+  ASSERT_EQ(regions.size(), 3u);
+  EXPECT_EQ(regions[0]["id"], "us-east-1");
+  EXPECT_EQ(regions[0]["primary"], true);
+
+  auto metrics = testing::HttpGet("127.0.0.1", daemon_->admin_port(), "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("streamgate_region_healthy{region=\"ap-southeast-1\"} 1"),
+            std::string::npos)
+      << metrics->body;
+
+  auto bad = testing::HttpRequestBlocking("PUT", "127.0.0.1", daemon_->admin_port(),
+                                          "/api/v1/regions/primary", "{not json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  auto moved = testing::HttpRequestBlocking("PUT", "127.0.0.1", daemon_->admin_port(),
+                                            "/api/v1/regions/primary", R"({"id":"eu-west-1"})");
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(moved->status, 200);
+  EXPECT_EQ(daemon_->regions().GetPrimaryRegion()->id, "eu-west-1");
+}
+
+TEST_F(DaemonTest, StartFailsCleanlyWhenAdminPortIsTaken) {
+  StartDaemon();
+  config::Config clash = config_;
+  clash.admin.listen.port = daemon_->admin_port();
+  auto second = Daemon::Start(clash);
+  ASSERT_FALSE(second);
+  EXPECT_NE(second.error().message().find("admin listener"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace streamgate::daemon
