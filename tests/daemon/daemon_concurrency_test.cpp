@@ -54,6 +54,12 @@ class DaemonTest : public ::testing::Test {
     });
   }
 
+  // Forgets past events, so the next wait sees only what follows.
+  void ClearEvents() {
+    std::lock_guard lock(mu_);
+    events_.clear();
+  }
+
   // Waits (up to `deadline`) for an event matching `pred`; returns whether one came.
   template <typename Pred>
   bool WaitForEvent(Pred pred, std::chrono::milliseconds deadline) {
@@ -95,6 +101,7 @@ TEST_F(DaemonTest, KillingThePrimaryOriginFailsOverWithinThreeSeconds) {
   ASSERT_TRUE(WaitForStatus("eu-west-1", scaling::HealthStatus::kHealthy));
   EXPECT_EQ(GetJson("/api/v1/regions/primary")["id"], "us-east-1");
 
+  ClearEvents();
   const auto killed_at = std::chrono::steady_clock::now();
   origins_[0]->Stop();
   const bool failed_over = WaitForEvent(
@@ -123,9 +130,11 @@ TEST_F(DaemonTest, OriginGoesDownComesBackAndTurnsSlow) {
   ASSERT_TRUE(WaitForStatus("eu-west-1", scaling::HealthStatus::kHealthy));
   const std::uint16_t port = origins_[1]->port();
 
+  ClearEvents();
   origins_[1]->Stop();
   ASSERT_TRUE(WaitForStatus("eu-west-1", scaling::HealthStatus::kUnhealthy));
 
+  ClearEvents();
   net::DemoOriginOptions options;
   options.id = "eu-west-1";
   options.port = port;  // back on the same address
@@ -136,10 +145,12 @@ TEST_F(DaemonTest, OriginGoesDownComesBackAndTurnsSlow) {
   auto metrics = daemon_->regions().GetRegionMetrics("eu-west-1");
   EXPECT_GE(metrics->consecutive_successes, 2u);  // rise
 
+  ClearEvents();
   origins_[1]->SetLatency(300ms);  // above degraded_latency, below the timeout
   ASSERT_TRUE(WaitForStatus("eu-west-1", scaling::HealthStatus::kDegraded));
   EXPECT_GE(daemon_->regions().GetRegionMetrics("eu-west-1")->last_latency, 300ms);
 
+  ClearEvents();
   origins_[1]->SetLatency(0ms);
   origins_[1]->SetHealthy(false);  // 503 from /healthz
   ASSERT_TRUE(WaitForStatus("eu-west-1", scaling::HealthStatus::kUnhealthy));

@@ -1,0 +1,60 @@
+#include "admin/admin_api.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <string>
+
+#include "admin/json_http.hpp"
+#include "admin/region_routes.hpp"
+
+namespace streamgate::admin {
+
+AdminApi::AdminApi(scaling::MultiRegionManager& regions) {
+  router_.Add({
+      {"GET", "/healthz",
+       [](const net::HttpRequest&, const PathParams&) {
+         return JsonResponse(200, {{"status", "ok"}});
+       }},
+      {"GET", "/metrics", [this](const net::HttpRequest&, const PathParams&) { return Metrics(); }},
+  });
+  router_.Add(RegionRoutes(regions));
+  collectors_.emplace_back(
+      [&regions](metrics::PrometheusWriter& out) { WriteRegionMetrics(regions, out); });
+}
+
+net::HttpResponse AdminApi::Handle(const net::HttpRequest& request) const {
+  // The server must get an answer whatever a handler does (a bad_alloc, a JSON type error from
+  // a bug), so nothing escapes; the detail goes to the log, not to the client.
+  try {
+    return router_.Dispatch(request);
+  } catch (const std::exception& e) {
+    spdlog::error("admin api: {} {} failed: {}", request.method, request.target, e.what());
+  } catch (...) {
+    spdlog::error("admin api: {} {} failed with an unknown exception", request.method,
+                  request.target);
+  }
+  try {
+    return ErrorResponse(500, "internal", "internal error");
+  } catch (...) {
+    // Even building the JSON failed (out of memory): answer with as little as possible.
+    net::HttpResponse response;
+    response.status = 500;
+    return response;
+  }
+}
+
+net::HttpResponse AdminApi::Metrics() const {
+  metrics::PrometheusWriter out;
+  for (const MetricsCollector& collect : collectors_) collect(out);
+  if (out.rejected() > 0) {
+    spdlog::warn("admin api: {} metric samples rejected (invalid names)", out.rejected());
+  }
+  net::HttpResponse response;
+  response.status = 200;
+  response.content_type = std::string(metrics::kPrometheusContentType);
+  response.body = out.Take();
+  return response;
+}
+
+}  // namespace streamgate::admin

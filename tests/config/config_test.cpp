@@ -1,0 +1,625 @@
+#include "config/config.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace streamgate::config {
+
+// Readable failure output (found by ADL, so it lives in the type's namespace).
+void PrintTo(const ConfigIssue& issue, std::ostream* out) { *out << issue.ToString(); }
+
+namespace {
+
+using std::chrono::milliseconds;
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::Field;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+constexpr std::string_view kFile = "test.yaml";
+
+// Located from this source file so the test does not depend on the working directory.
+std::filesystem::path ExampleConfigPath() {
+  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "config" /
+         "streamgate.example.yaml";
+}
+
+// Joins `lines` with newlines, so a test's line N is the Nth string.
+std::string Yaml(std::initializer_list<std::string_view> lines) {
+  std::string text;
+  for (std::string_view line : lines) {
+    text += line;
+    text += '\n';
+  }
+  return text;
+}
+
+// An issue in test.yaml at `line` whose message contains `substring`.
+auto Issue(int line, const std::string& substring) {
+  return AllOf(Field("file", &ConfigIssue::file, std::string(kFile)),
+               Field("line", &ConfigIssue::line, line),
+               Field("message", &ConfigIssue::message, HasSubstr(substring)));
+}
+
+Config ParseOk(const std::string& text) {
+  auto result = ParseConfig(text, kFile);
+  if (!result.has_value()) {
+    for (const ConfigIssue& issue : result.error()) ADD_FAILURE() << issue.ToString();
+    return Config{};
+  }
+  return *std::move(result);
+}
+
+std::vector<ConfigIssue> ParseErrors(const std::string& text) {
+  auto result = ParseConfig(text, kFile);
+  EXPECT_FALSE(result.has_value()) << "config was accepted:\n" << text;
+  return result.has_value() ? std::vector<ConfigIssue>{} : result.error();
+}
+
+// A file in the temp directory, removed when the test ends.
+class TempFile {
+ public:
+  explicit TempFile(std::string_view contents) {
+    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = std::filesystem::temp_directory_path() /
+            (std::string("streamgate_config_test_") + test->name() + "_" +
+             std::to_string(::getpid()) + ".yaml");
+    std::ofstream(path_) << contents;
+  }
+  ~TempFile() {
+    std::error_code ignored;
+    std::filesystem::remove(path_, ignored);
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// ---- valid configs -------------------------------------------------------------------------
+
+TEST(ConfigTest, ExampleFileParsesToTheDocumentedValues) {
+  const std::filesystem::path path = ExampleConfigPath();
+  ASSERT_TRUE(std::filesystem::exists(path)) << path;
+  auto result = LoadConfigFile(path);
+  ASSERT_TRUE(result.has_value()) << result.error().front().ToString();
+  const Config& config = *result;
+
+  EXPECT_EQ(config.source_file, path.string());
+  EXPECT_EQ(config.admin.listen, (ListenAddress{"127.0.0.1", 9901}));
+  EXPECT_EQ(config.health_check.interval, milliseconds(5'000));
+  EXPECT_EQ(config.health_check.timeout, milliseconds(1'000));
+  EXPECT_EQ(config.health_check.rise, 2u);
+  EXPECT_EQ(config.health_check.fall, 2u);
+  EXPECT_EQ(config.health_check.path, "/healthz");
+
+  ASSERT_THAT(config.regions, SizeIs(3));
+  const RegionConfig& us = config.regions[0];
+  EXPECT_EQ(us.id, "us-east-1");
+  EXPECT_EQ(us.location, "Virginia");
+  EXPECT_EQ(us.endpoint, "http://127.0.0.1:9101");
+  EXPECT_EQ(us.priority, 1);
+  EXPECT_TRUE(us.primary);
+  EXPECT_TRUE(us.active);
+
+  const RegionConfig& eu = config.regions[1];
+  EXPECT_EQ(eu.id, "eu-west-1");
+  EXPECT_EQ(eu.location, "Ireland");
+  EXPECT_EQ(eu.endpoint, "http://127.0.0.1:9102");
+  EXPECT_EQ(eu.priority, 2);
+  EXPECT_FALSE(eu.primary);
+  EXPECT_TRUE(eu.active);
+
+  const RegionConfig& ap = config.regions[2];
+  EXPECT_EQ(ap.id, "ap-southeast-1");
+  EXPECT_EQ(ap.location, "Singapore");
+  EXPECT_EQ(ap.endpoint, "http://127.0.0.1:9103");
+  EXPECT_EQ(ap.priority, 3);
+  EXPECT_FALSE(ap.primary);
+  EXPECT_TRUE(ap.active);
+
+  EXPECT_GT(us.line, 0);
+  EXPECT_LT(us.line, eu.line);
+  EXPECT_LT(eu.line, ap.line);
+}
+
+TEST(ConfigTest, ParsesEveryKey) {
+  const Config config = ParseOk(Yaml({
+      "admin:",                                                    // 1
+      "  listen: '[::1]:8080'",                                    // 2
+      "health_check:",                                             // 3
+      "  interval: 1m30s",                                         // 4
+      "  timeout: 500ms",                                          // 5
+      "  path: /status?deep=1",                                    // 6
+      "  rise: 5",                                                 // 7
+      "  fall: 4",                                                 // 8
+      "  degraded_latency: 250ms",                                 // 9
+      "  failback: true",                                          // 10
+      "  latency_window: 16",                                      // 11
+      "regions:",                                                  // 12
+      "  - id: a",                                                 // 13
+      "    name: Region A",                                        // 14
+      "    location: Here",                                        // 15
+      "    endpoint: https://a.example:8443/health",               // 16
+      "    priority: -1",                                          // 17
+      "    primary: false",                                        // 18
+      "    active: false",                                         // 19
+      "  - {id: b, endpoint: 'tcp://[::1]:7000', primary: True}",  // 20
+  }));
+  EXPECT_EQ(config.source_file, kFile);
+  EXPECT_EQ(config.admin.listen, (ListenAddress{"::1", 8080}));
+  EXPECT_EQ(config.health_check.interval, milliseconds(90'000));
+  EXPECT_EQ(config.health_check.timeout, milliseconds(500));
+  EXPECT_EQ(config.health_check.path, "/status?deep=1");
+  EXPECT_EQ(config.health_check.rise, 5u);
+  EXPECT_EQ(config.health_check.fall, 4u);
+  EXPECT_EQ(config.health_check.degraded_latency, milliseconds(250));
+  EXPECT_TRUE(config.health_check.failback);
+  EXPECT_EQ(config.health_check.latency_window, 16u);
+
+  ASSERT_THAT(config.regions, SizeIs(2));
+  const RegionConfig& a = config.regions[0];
+  EXPECT_EQ(a.id, "a");
+  EXPECT_EQ(a.name, "Region A");
+  EXPECT_EQ(a.location, "Here");
+  EXPECT_EQ(a.endpoint, "https://a.example:8443/health");
+  EXPECT_EQ(a.priority, -1);
+  EXPECT_FALSE(a.primary);
+  EXPECT_FALSE(a.active);
+  EXPECT_EQ(a.line, 13);
+
+  const RegionConfig& b = config.regions[1];
+  EXPECT_EQ(b.id, "b");
+  EXPECT_EQ(b.name, "");
+  EXPECT_EQ(b.endpoint, "tcp://[::1]:7000");
+  EXPECT_EQ(b.priority, 0);
+  EXPECT_TRUE(b.primary);
+  EXPECT_TRUE(b.active);
+  EXPECT_EQ(b.line, 20);
+}
+
+TEST(ConfigTest, EmptyInputsKeepDefaults) {
+  const scaling::HealthCheckOptions defaults;
+  for (const std::string& text :
+       {std::string(""), std::string("# only a comment\n"), std::string("{}"),
+        Yaml({"admin:", "health_check:", "regions:"}), std::string("regions: []\n")}) {
+    const Config config = ParseOk(text);
+    EXPECT_EQ(config.admin.listen, (ListenAddress{"127.0.0.1", 9901})) << text;
+    EXPECT_EQ(config.health_check.interval, defaults.interval) << text;
+    EXPECT_EQ(config.health_check.timeout, defaults.timeout) << text;
+    EXPECT_EQ(config.health_check.rise, defaults.rise) << text;
+    EXPECT_EQ(config.health_check.fall, defaults.fall) << text;
+    EXPECT_EQ(config.health_check.latency_window, defaults.latency_window) << text;
+    EXPECT_TRUE(config.regions.empty()) << text;
+  }
+}
+
+TEST(ConfigTest, QuotedScalarsAreAccepted) {
+  const Config config = ParseOk(Yaml({"health_check:", "  rise: '3'", "  failback: \"false\""}));
+  EXPECT_EQ(config.health_check.rise, 3u);
+  EXPECT_FALSE(config.health_check.failback);
+}
+
+// ---- errors --------------------------------------------------------------------------------
+
+TEST(ConfigErrorTest, YamlSyntaxError) {
+  EXPECT_THAT(ParseErrors(Yaml({"health_check:", "  rise: [1, 2", "regions: []"})),
+              ElementsAre(Issue(3, "YAML syntax error")));
+  EXPECT_THAT(ParseErrors(Yaml({"admin:", "\tlisten: 1.2.3.4:5"})),
+              ElementsAre(Issue(2, "YAML syntax error")));
+}
+
+TEST(ConfigErrorTest, MoreThanOneDocument) {
+  EXPECT_THAT(ParseErrors(Yaml({"admin: {}", "---", "regions: []"})),
+              ElementsAre(Issue(3, "expected one YAML document, found 2")));
+}
+
+TEST(ConfigErrorTest, DocumentMustBeAMap) {
+  EXPECT_THAT(ParseErrors(Yaml({"- a", "- b"})),
+              ElementsAre(Issue(1, "document: expected a map, got a sequence")));
+}
+
+TEST(ConfigErrorTest, UnknownKeys) {
+  EXPECT_THAT(ParseErrors(Yaml({
+                  "admin:",                  // 1
+                  "  listen: 127.0.0.1:1",   // 2
+                  "  lisen: 127.0.0.1:2",    // 3
+                  "health_check:",           // 4
+                  "  x: 1",                  // 5
+                  "regions:",                // 6
+                  "  - id: a",               // 7
+                  "    endpoint: http://h",  // 8
+                  "    weight: 3",           // 9
+                  "listners: []",            // 10
+              })),
+              ElementsAre(Issue(3, "unknown key 'lisen' in admin (expected one of: listen)"),
+                          Issue(5, "unknown key 'x' in health_check (expected one of: interval,"),
+                          Issue(9, "unknown key 'weight' in regions[0]"),
+                          Issue(10,
+                                "unknown key 'listners' at top level (expected one of: admin, "
+                                "health_check, regions)")));
+}
+
+TEST(ConfigErrorTest, DuplicateKey) {
+  EXPECT_THAT(ParseErrors(Yaml({"health_check:", "  rise: 2", "  fall: 3", "  rise: 4"})),
+              ElementsAre(Issue(4, "duplicate key 'rise' in health_check (first at line 2)")));
+}
+
+TEST(ConfigErrorTest, WrongTypes) {
+  EXPECT_THAT(
+      ParseErrors(Yaml({
+          "admin: 5",               // 1
+          "health_check:",          // 2
+          "  rise: \"abc\"",        // 3
+          "  fall: [1]",            // 4
+          "  failback: yes",        // 5
+          "  path: {a: b}",         // 6
+          "  interval: [5s]",       // 7
+          "  latency_window: 1.5",  // 8
+      })),
+      ElementsAre(Issue(1, "admin: expected a map, got '5'"),
+                  Issue(3, "health_check.rise: expected a whole number, got 'abc'"),
+                  Issue(4, "health_check.fall: expected a whole number, got a sequence"),
+                  Issue(5, "health_check.failback: expected true or false, got 'yes'"),
+                  Issue(6, "health_check.path: expected a string, got a map"),
+                  Issue(7,
+                        "health_check.interval: expected a duration such as 5s, got a "
+                        "sequence"),
+                  Issue(8, "health_check.latency_window: expected a whole number, got '1.5'")));
+}
+
+TEST(ConfigErrorTest, EmptyValueIsReportedAtItsKey) {
+  EXPECT_THAT(ParseErrors(Yaml({"health_check:", "  rise:", "  fall: 2"})),
+              ElementsAre(Issue(2, "health_check.rise: expected a whole number, got nothing")));
+}
+
+TEST(ConfigErrorTest, RegionsMustBeASequenceOfMaps) {
+  EXPECT_THAT(ParseErrors(Yaml({"regions:", "  us: {id: us}"})),
+              ElementsAre(Issue(2, "regions: expected a sequence of regions, got a map")));
+  EXPECT_THAT(ParseErrors(Yaml({"regions:", "  - us-east-1", "  - [a]"})),
+              ElementsAre(Issue(2,
+                                "regions[0]: expected a map describing a region, got "
+                                "'us-east-1'"),
+                          Issue(3,
+                                "regions[1]: expected a map describing a region, got a "
+                                "sequence")));
+}
+
+TEST(ConfigErrorTest, RegionFieldTypes) {
+  EXPECT_THAT(ParseErrors(Yaml({
+                  "regions:",                  // 1
+                  "  - id: a",                 // 2
+                  "    endpoint: http://h",    // 3
+                  "    name: [x]",             // 4
+                  "    priority: high",        // 5
+                  "    primary: 1",            // 6
+                  "    active: off",           // 7
+                  "    priority: 3000000000",  // 8 (also a duplicate key)
+              })),
+              ElementsAre(Issue(4, "regions[0].name: expected a string, got a sequence"),
+                          Issue(5, "regions[0].priority: expected a whole number, got 'high'"),
+                          Issue(6, "regions[0].primary: expected true or false, got '1'"),
+                          Issue(7, "regions[0].active: expected true or false, got 'off'"),
+                          Issue(8, "duplicate key 'priority' in regions[0]")));
+  EXPECT_THAT(ParseErrors(Yaml(
+                  {"regions:", "  - {id: a, endpoint: 'http://h',", "     priority: 3000000000}"})),
+              ElementsAre(Issue(3,
+                                "regions[0].priority: must be at most 2147483647, got "
+                                "3000000000")));
+}
+
+TEST(ConfigErrorTest, BadDurations) {
+  EXPECT_THAT(
+      ParseErrors(Yaml({
+          "health_check:",            // 1
+          "  interval: 5 parsecs",    // 2
+          "  timeout: 10",            // 3
+          "  degraded_latency: -5s",  // 4
+      })),
+      ElementsAre(Issue(2, "health_check.interval: invalid duration '5 parsecs'"),
+                  Issue(3, "health_check.timeout: invalid duration '10': missing unit"),
+                  Issue(4, "health_check.degraded_latency: invalid duration '-5s': a sign")));
+}
+
+TEST(ConfigErrorTest, DurationsMustBePositive) {
+  EXPECT_THAT(ParseErrors(Yaml({
+                  "health_check:",           // 1
+                  "  interval: 0s",          // 2
+                  "  timeout: 0ms",          // 3
+                  "  degraded_latency: 0s",  // 4
+              })),
+              ElementsAre(Issue(2, "health_check.interval: must be greater than 0"),
+                          Issue(3, "health_check.timeout: must be greater than 0"),
+                          Issue(4, "health_check.degraded_latency: must be greater than 0")));
+}
+
+TEST(ConfigErrorTest, DurationsMustBeWholeMilliseconds) {
+  EXPECT_THAT(ParseErrors(Yaml({"health_check:", "  interval: 1s500us", "  timeout: 999ns"})),
+              ElementsAre(Issue(2,
+                                "health_check.interval: '1s500us' is not a whole number of "
+                                "milliseconds"),
+                          Issue(3,
+                                "health_check.timeout: '999ns' is not a whole number of "
+                                "milliseconds")));
+}
+
+TEST(ConfigErrorTest, TimeoutMayExceedInterval) {
+  const Config config = ParseOk(Yaml({"health_check:", "  interval: 1s", "  timeout: 5s"}));
+  EXPECT_EQ(config.health_check.timeout, milliseconds(5'000));
+}
+
+TEST(ConfigErrorTest, CountsMustBeAtLeastOne) {
+  EXPECT_THAT(ParseErrors(Yaml({
+                  "health_check:",        // 1
+                  "  rise: 0",            // 2
+                  "  fall: -1",           // 3
+                  "  latency_window: 0",  // 4
+              })),
+              ElementsAre(Issue(2, "health_check.rise: must be at least 1, got 0"),
+                          Issue(3, "health_check.fall: must be at least 1, got -1"),
+                          Issue(4, "health_check.latency_window: must be at least 1, got 0")));
+}
+
+TEST(ConfigErrorTest, CountsHaveUpperBounds) {
+  EXPECT_THAT(ParseErrors(Yaml({
+                  "health_check:",                    // 1
+                  "  rise: 4294967296",               // 2
+                  "  fall: 99999999999999999999999",  // 3
+                  "  latency_window: 1000001",        // 4
+              })),
+              ElementsAre(Issue(2, "health_check.rise: must be at most 4294967295"),
+                          Issue(3, "health_check.fall: must be at most 4294967295"),
+                          Issue(4, "health_check.latency_window: must be at most 1000000")));
+}
+
+TEST(ConfigErrorTest, HealthCheckPathMustBeAnAbsolutePath) {
+  EXPECT_THAT(ParseErrors(Yaml({"health_check:", "  path: healthz"})),
+              ElementsAre(Issue(2, "health_check.path: must start with '/'")));
+  EXPECT_THAT(ParseErrors(Yaml({"health_check:", "  path: '/a b'"})),
+              ElementsAre(Issue(2, "health_check.path: must not contain spaces")));
+}
+
+TEST(ConfigErrorTest, MissingRegionIdOrEndpoint) {
+  EXPECT_THAT(ParseErrors(Yaml({
+                  "regions:",                // 1
+                  "  - name: no id",         // 2
+                  "    endpoint: http://h",  // 3
+                  "  - id: no-endpoint",     // 4
+                  "  - {}",                  // 5
+              })),
+              ElementsAre(Issue(2, "regions[0]: missing required key 'id'"),
+                          Issue(4, "regions[1]: missing required key 'endpoint'"),
+                          Issue(5, "regions[2]: missing required key 'id'"),
+                          Issue(5, "regions[2]: missing required key 'endpoint'")));
+}
+
+TEST(ConfigErrorTest, BadRegionIds) {
+  EXPECT_THAT(ParseErrors(Yaml({
+                  "regions:",                                 // 1
+                  "  - {id: '', endpoint: 'http://h'}",       // 2
+                  "  - {id: us east, endpoint: 'http://h'}",  // 3
+                  "  - id:",                                  // 4
+                  "    endpoint: http://h",                   // 5
+              })),
+              ElementsAre(Issue(2, "regions[0].id: must not be empty"),
+                          Issue(3, "regions[1].id: 'us east' may only contain letters"),
+                          Issue(4, "regions[2].id: expected a string, got nothing")));
+}
+
+TEST(ConfigErrorTest, InvalidEndpointIncludesTheReason) {
+  EXPECT_THAT(
+      ParseErrors(Yaml({
+          "regions:",                           // 1
+          "  - id: a",                          // 2
+          "    endpoint: ftp://files.example",  // 3
+          "  - id: b",                          // 4
+          "    endpoint: tcp://db.example",     // 5
+          "  - id: c",                          // 6
+          "    endpoint: http://h:70000",       // 7
+      })),
+      ElementsAre(Issue(3,
+                        "regions[0].endpoint: invalid endpoint 'ftp://files.example': "
+                        "unsupported scheme 'ftp'"),
+                  Issue(5,
+                        "regions[1].endpoint: invalid endpoint 'tcp://db.example': tcp:// "
+                        "endpoints need a port"),
+                  Issue(7,
+                        "regions[2].endpoint: invalid endpoint 'http://h:70000': port 70000 "
+                        "is out of range")));
+}
+
+TEST(ConfigErrorTest, DuplicateRegionIdNamesTheFirstDefinition) {
+  EXPECT_THAT(ParseErrors(Yaml({
+                  "regions:",                          // 1
+                  "  - id: us-east-1",                 // 2
+                  "    endpoint: http://127.0.0.1:1",  // 3
+                  "  - id: eu-west-1",                 // 4
+                  "    endpoint: http://127.0.0.1:2",  // 5
+                  "  - endpoint: http://127.0.0.1:3",  // 6
+                  "    id: us-east-1",                 // 7
+              })),
+              ElementsAre(Issue(7,
+                                "regions[2].id: duplicate region id 'us-east-1' (first "
+                                "defined at line 2)")));
+}
+
+TEST(ConfigErrorTest, AtMostOnePrimary) {
+  EXPECT_THAT(ParseErrors(Yaml({
+                  "regions:",                                             // 1
+                  "  - {id: a, endpoint: 'http://h:1', primary: true}",   // 2
+                  "  - {id: b, endpoint: 'http://h:2', primary: false}",  // 3
+                  "  - id: c",                                            // 4
+                  "    endpoint: http://h:3",                             // 5
+                  "    primary: true",                                    // 6
+                  "  - {id: d, endpoint: 'http://h:4', primary: true}",   // 7
+              })),
+              ElementsAre(Issue(6,
+                                "regions[2].primary: only one region may be primary; 'a' at "
+                                "line 2 already is"),
+                          Issue(7,
+                                "regions[3].primary: only one region may be primary; 'a' at "
+                                "line 2 already is")));
+}
+
+TEST(ConfigErrorTest, BadListenAddress) {
+  EXPECT_THAT(ParseErrors(Yaml({"admin:", "  listen: localhost"})),
+              ElementsAre(Issue(2,
+                                "admin.listen: invalid listen address 'localhost': missing "
+                                "port")));
+  EXPECT_THAT(ParseErrors(Yaml({"admin:", "  listen: 127.0.0.1:99999"})),
+              ElementsAre(Issue(2, "invalid port '99999'")));
+  EXPECT_THAT(ParseErrors(Yaml({"admin:", "  listen: ::1:80"})), ElementsAre(Issue(2, "brackets")));
+  EXPECT_THAT(ParseErrors(Yaml({"admin:", "  listen: [127.0.0.1, 80]"})),
+              ElementsAre(Issue(2, "admin.listen: expected a string, got a sequence")));
+  // Unquoted, "[::1]:80" starts a YAML flow sequence; the parser points at the line.
+  EXPECT_THAT(ParseErrors(Yaml({"admin:", "  listen: [::1]:80"})),
+              ElementsAre(Issue(2, "YAML syntax error")));
+}
+
+TEST(ConfigErrorTest, ReportsEveryProblemTogether) {
+  const std::vector<ConfigIssue> issues = ParseErrors(Yaml({
+      "admin:",                                            // 1
+      "  listen: nowhere",                                 // 2
+      "health_check:",                                     // 3
+      "  interval: 0s",                                    // 4
+      "  rise: abc",                                       // 5
+      "  colour: blue",                                    // 6
+      "regions:",                                          // 7
+      "  - {id: a, endpoint: 'ftp://h', primary: true}",   // 8
+      "  - {id: a, endpoint: 'http://h', primary: true}",  // 9
+      "  - {name: x}",                                     // 10
+  }));
+  EXPECT_THAT(issues, ElementsAre(Issue(2, "admin.listen: invalid listen address 'nowhere'"),
+                                  Issue(4, "health_check.interval: must be greater than 0"),
+                                  Issue(5, "health_check.rise: expected a whole number"),
+                                  Issue(6, "unknown key 'colour' in health_check"),
+                                  Issue(8, "regions[0].endpoint: invalid endpoint 'ftp://h'"),
+                                  Issue(9,
+                                        "regions[1].id: duplicate region id 'a' (first defined at "
+                                        "line 8)"),
+                                  Issue(9, "regions[1].primary: only one region may be primary"),
+                                  Issue(10, "regions[2]: missing required key 'id'"),
+                                  Issue(10, "regions[2]: missing required key 'endpoint'")));
+  ASSERT_FALSE(issues.empty());
+  EXPECT_EQ(issues[0].ToString(),
+            "test.yaml:2: admin.listen: invalid listen address 'nowhere': missing port, e.g. "
+            "127.0.0.1:9901");
+}
+
+TEST(ConfigErrorTest, IssuesAreOrderedByLine) {
+  // The duplicate id is found after the region's keys, but is reported in file order.
+  EXPECT_THAT(ParseErrors(Yaml({
+                  "regions:",                           // 1
+                  "  - {id: a, endpoint: 'http://h'}",  // 2
+                  "  - id: a",                          // 3
+                  "    weight: 1",                      // 4
+                  "    endpoint: http://h",             // 5
+              })),
+              ElementsAre(Issue(3, "duplicate region id 'a' (first defined at line 2)"),
+                          Issue(4, "unknown key 'weight' in regions[1]")));
+}
+
+// ---- files ---------------------------------------------------------------------------------
+
+TEST(LoadConfigFileTest, MissingFileIsOneIssueWithoutALine) {
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / "streamgate_config_test_does_not_exist.yaml";
+  auto result = LoadConfigFile(path);
+  ASSERT_FALSE(result.has_value());
+  ASSERT_THAT(result.error(), SizeIs(1));
+  const ConfigIssue& issue = result.error()[0];
+  EXPECT_EQ(issue.file, path.string());
+  EXPECT_EQ(issue.line, 0);
+  EXPECT_THAT(issue.message, HasSubstr("No such file or directory"));
+  EXPECT_EQ(issue.ToString(), path.string() + ": " + issue.message);
+}
+
+TEST(LoadConfigFileTest, DirectoryIsRejected) {
+  auto result = LoadConfigFile(std::filesystem::temp_directory_path());
+  ASSERT_FALSE(result.has_value());
+  EXPECT_THAT(
+      result.error(),
+      ElementsAre(AllOf(Field("line", &ConfigIssue::line, 0),
+                        Field("message", &ConfigIssue::message, HasSubstr("is a directory")))));
+}
+
+TEST(LoadConfigFileTest, IssuesNameTheFile) {
+  const TempFile file(Yaml({"health_check:", "  rise: 0"}));
+  auto result = LoadConfigFile(file.path());
+  ASSERT_FALSE(result.has_value());
+  ASSERT_THAT(result.error(), SizeIs(1));
+  EXPECT_EQ(result.error()[0].ToString(),
+            file.path().string() + ":2: health_check.rise: must be at least 1, got 0");
+}
+
+TEST(LoadConfigFileTest, ReadsAValidFile) {
+  const TempFile file(Yaml({"regions:", "  - {id: a, endpoint: 'http://h'}"}));
+  auto result = LoadConfigFile(file.path());
+  ASSERT_TRUE(result.has_value()) << result.error().front().ToString();
+  EXPECT_EQ(result->source_file, file.path().string());
+  ASSERT_THAT(result->regions, SizeIs(1));
+  EXPECT_EQ(result->regions[0].id, "a");
+}
+
+// ---- listen addresses ----------------------------------------------------------------------
+
+TEST(ParseListenAddressTest, AcceptsHostsAndPorts) {
+  EXPECT_EQ(ParseListenAddress("127.0.0.1:9901"), (ListenAddress{"127.0.0.1", 9901}));
+  EXPECT_EQ(ParseListenAddress("0.0.0.0:8080"), (ListenAddress{"0.0.0.0", 8080}));
+  EXPECT_EQ(ParseListenAddress("[::1]:80"), (ListenAddress{"::1", 80}));
+  EXPECT_EQ(ParseListenAddress("[::]:443"), (ListenAddress{"::", 443}));
+  EXPECT_EQ(ParseListenAddress("localhost:65535"), (ListenAddress{"localhost", 65535}));
+  EXPECT_EQ(ParseListenAddress("127.0.0.1:0"), (ListenAddress{"127.0.0.1", 0}));
+}
+
+TEST(ParseListenAddressTest, RejectsMalformedAddresses) {
+  for (const auto& [text, substring] : std::vector<std::pair<std::string, std::string>>{
+           {"", "empty"},
+           {"127.0.0.1", "missing port"},
+           {":9901", "missing host"},
+           {"127.0.0.1:", "invalid port ''"},
+           {"127.0.0.1:65536", "invalid port '65536'"},
+           {"127.0.0.1:-1", "invalid port '-1'"},
+           {"127.0.0.1:80x", "invalid port '80x'"},
+           {"256.0.0.1:80", "invalid IPv4 address '256.0.0.1'"},
+           {"::1:80", "brackets"},
+           {"[::1]", "missing ':port'"},
+           {"[::1:80", "missing ']'"},
+           {"[zz]:80", "invalid IPv6 address 'zz'"},
+           {"my host:80", "spaces"},
+           {"h/x:80", "invalid character '/'"},
+       }) {
+    const Result<ListenAddress> result = ParseListenAddress(text);
+    ASSERT_FALSE(result.has_value()) << text;
+    EXPECT_EQ(result.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(result.error().message(), HasSubstr("invalid listen address '" + text + "'"));
+    EXPECT_THAT(result.error().message(), HasSubstr(substring)) << text;
+  }
+}
+
+TEST(ListenAddressTest, ToStringBracketsIpv6) {
+  EXPECT_EQ(ToString(ListenAddress{"127.0.0.1", 9901}), "127.0.0.1:9901");
+  EXPECT_EQ(ToString(ListenAddress{"::1", 80}), "[::1]:80");
+}
+
+TEST(ConfigIssueTest, ToStringHasFileLineAndMessage) {
+  EXPECT_EQ((ConfigIssue{"a.yaml", 12, "bad"}).ToString(), "a.yaml:12: bad");
+  EXPECT_EQ((ConfigIssue{"a.yaml", 0, "unreadable"}).ToString(), "a.yaml: unreadable");
+}
+
+}  // namespace
+}  // namespace streamgate::config
