@@ -1,9 +1,3 @@
-// GCC 12 flags Asio's std::atomic_thread_fence under -fsanitize=thread (-Wtsan); the fence is
-// Asio's, not ours, so the warning is silenced before any header can pull it in.
-#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wtsan"
-#endif
-
 #include "net/http_server.hpp"
 
 #include <spdlog/spdlog.h>

@@ -1,12 +1,6 @@
 // Network Prober: every ProbeAll runs its probes as asynchronous state machines on a private
 // io_context driven by the calling thread, so a sweep of thousands of targets needs no threads.
 
-// GCC 12 flags Asio's std::atomic_thread_fence under -fsanitize=thread (-Wtsan); the fence is
-// Asio's, not ours, so the warning is silenced before any header can pull it in.
-#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wtsan"
-#endif
-
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 

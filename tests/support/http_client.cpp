@@ -1,11 +1,5 @@
 // Blocking calls built from Beast's asynchronous operations plus io_context::run(): Beast's
 // synchronous reads cannot time out, and a test must never hang on a misbehaving server.
-// GCC 12 flags Asio's std::atomic_thread_fence under -fsanitize=thread (-Wtsan); the fence is
-// Asio's, not ours, so the warning is silenced before any header can pull it in.
-#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wtsan"
-#endif
-
 #include "support/http_client.hpp"
 
 #include <boost/asio/connect.hpp>
