@@ -29,10 +29,10 @@ using ::testing::SizeIs;
 
 constexpr std::string_view kFile = "test.yaml";
 
-// Located from this source file so the test does not depend on the working directory.
+// Located from the source tree (set by CMake) so the test does not depend on the working
+// directory; __FILE__ is relative under ccache's base_dir.
 std::filesystem::path ExampleConfigPath() {
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "config" /
-         "streamgate.example.yaml";
+  return std::filesystem::path(STREAMGATE_SOURCE_DIR) / "config" / "streamgate.example.yaml";
 }
 
 // Joins `lines` with newlines, so a test's line N is the Nth string.
