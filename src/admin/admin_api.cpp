@@ -4,13 +4,17 @@
 
 #include <exception>
 #include <string>
+#include <utility>
 
+#include "admin/backend_routes.hpp"
 #include "admin/json_http.hpp"
 #include "admin/region_routes.hpp"
 
 namespace streamgate::admin {
 
-AdminApi::AdminApi(scaling::MultiRegionManager& regions) {
+AdminApi::AdminApi(scaling::MultiRegionManager& regions) : AdminApi(regions, AdminApiOptions{}) {}
+
+AdminApi::AdminApi(scaling::MultiRegionManager& regions, AdminApiOptions options) {
   router_.Add({
       {"GET", "/healthz",
        [](const net::HttpRequest&, const PathParams&) {
@@ -19,8 +23,15 @@ AdminApi::AdminApi(scaling::MultiRegionManager& regions) {
       {"GET", "/metrics", [this](const net::HttpRequest&, const PathParams&) { return Metrics(); }},
   });
   router_.Add(RegionRoutes(regions));
+  router_.Add(BackendRoutes(options.load_balancer));
   collectors_.emplace_back(
       [&regions](metrics::PrometheusWriter& out) { WriteRegionMetrics(regions, out); });
+  if (options.load_balancer != nullptr) {
+    collectors_.emplace_back([lb = options.load_balancer](metrics::PrometheusWriter& out) {
+      WriteBackendMetrics(*lb, out);
+    });
+  }
+  if (options.extra_metrics) collectors_.push_back(std::move(options.extra_metrics));
 }
 
 net::HttpResponse AdminApi::Handle(const net::HttpRequest& request) const {

@@ -12,13 +12,24 @@
 //   POST /api/v1/regions/{id}/activate       200 region
 //   POST /api/v1/regions/{id}/deactivate     200 region
 //   GET  /api/v1/regions/{id}/metrics        200 region metrics
+//   GET  /api/v1/backends                    200 [backend...]
+//   POST /api/v1/backends                    201 backend (+ Location)
+//   GET  /api/v1/backends/{id}               200 backend
+//   POST /api/v1/backends/{id}/activate      200 backend
+//   POST /api/v1/backends/{id}/deactivate    200 backend
+//   GET  /api/v1/backends/{id}/metrics       200 backend metrics
+//   GET  /api/v1/lb/strategy                 200 {"strategy": name}
+//   PUT  /api/v1/lb/strategy {"strategy":..} 200 {"strategy": name}; unknown name 400
+//   GET  /api/v1/lb/stats                    200 balancer stats
+// Without a load balancer the backend and lb routes answer 404 "load balancer not configured".
 // Status codes: malformed body, wrong field types and unknown fields 400; manager errors by
 // code (invalid_argument 400, not_found 404, already_exists / failed_precondition 409, others
 // 500); unknown path 404; known path with another method 405 + Allow. Region ids never contain
 // '/' (the manager rejects them), so a deeper path is simply 404; percent-encoding is not
 // decoded; a region literally named "primary" is reachable only through the list.
 //
-// Thread-safe: the route table is fixed at construction and the manager is thread-safe.
+// Thread-safe: the route table is fixed at construction, the manager and balancer are
+// thread-safe, and the extra metrics collector must be too (scrapes may overlap).
 #pragma once
 
 #include <functional>
@@ -27,14 +38,26 @@
 #include "admin/router.hpp"
 #include "metrics/prometheus.hpp"
 #include "net/http_types.hpp"
+#include "streamgate/scaling/load_balancer.hpp"
 #include "streamgate/scaling/region.hpp"
 
 namespace streamgate::admin {
+
+// Optional collaborators. A plain struct so the daemon can name what it passes and later
+// features (cache, backups) add a field without another constructor.
+struct AdminApiOptions {
+  // Serves /api/v1/backends, /api/v1/lb and the backend families of /metrics; must outlive the
+  // API. Null: those routes answer 404 "load balancer not configured".
+  scaling::GlobalLoadBalancer* load_balancer = nullptr;
+  // Called on every /metrics scrape after the built-in families (the daemon writes proxy stats).
+  std::function<void(metrics::PrometheusWriter&)> extra_metrics;
+};
 
 class AdminApi {
  public:
   // `regions` must outlive the API.
   explicit AdminApi(scaling::MultiRegionManager& regions);
+  AdminApi(scaling::MultiRegionManager& regions, AdminApiOptions options);
   // Handlers refer to this object, so it stays where it was built.
   AdminApi(const AdminApi&) = delete;
   AdminApi& operator=(const AdminApi&) = delete;

@@ -2,9 +2,11 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -45,10 +47,8 @@ struct Field {
   void (*parse)(Parser& parser, const Value& value, T& out);
 };
 
-int LineOf(const YAML::Node& node) {
-  const YAML::Mark mark = node.Mark();
-  return mark.line < 0 ? 0 : mark.line + 1;
-}
+int LineOf(const YAML::Mark& mark) { return mark.line < 0 ? 0 : mark.line + 1; }
+int LineOf(const YAML::Node& node) { return LineOf(node.Mark()); }
 
 std::string Describe(const YAML::Node& node) {
   switch (node.Type()) {
@@ -220,6 +220,57 @@ class Parser {
     return std::chrono::duration_cast<std::chrono::milliseconds>(*parsed);
   }
 
+  [[nodiscard]] std::optional<double> Double(const Value& value, double min, double max) {
+    if (!value.node.IsScalar()) {
+      Report(value, fmt::format("expected a number, got {}", Describe(value.node)));
+      return std::nullopt;
+    }
+    const std::string& text = value.node.Scalar();
+    double number = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (ec != std::errc() || ptr != text.data() + text.size()) {
+      Report(value, fmt::format("expected a number, got '{}'", text));
+      return std::nullopt;
+    }
+    if (number < min || number > max) {
+      Report(value, fmt::format("must be between {} and {}, got {}", min, max, text));
+      return std::nullopt;
+    }
+    return number;
+  }
+
+  // A byte size such as 16KiB or 1GiB.
+  [[nodiscard]] std::optional<std::uint64_t> Size(const Value& value) {
+    if (!value.node.IsScalar()) {
+      Report(value, fmt::format("expected a size such as 16KiB, got {}", Describe(value.node)));
+      return std::nullopt;
+    }
+    const Result<std::uint64_t> parsed = ParseSize(value.node.Scalar());
+    if (!parsed) {
+      Report(value, parsed.error().message());
+      return std::nullopt;
+    }
+    return *parsed;
+  }
+
+  // A sequence of strings; a single string is not accepted, so `[US]` and `US` never differ
+  // silently.
+  [[nodiscard]] std::optional<std::vector<std::string>> StringList(const Value& value) {
+    if (!value.node.IsSequence()) {
+      Report(value, fmt::format("expected a list such as [a, b], got {}", Describe(value.node)));
+      return std::nullopt;
+    }
+    std::vector<std::string> out;
+    std::size_t index = 0;
+    for (auto it = value.node.begin(); it != value.node.end(); ++it, ++index) {
+      const Value item{*it, fmt::format("{}[{}]", value.path, index), LineOf(*it)};
+      std::optional<std::string> text = String(item);
+      if (!text) return std::nullopt;
+      out.push_back(std::move(*text));
+    }
+    return out;
+  }
+
  private:
   std::string file_;
   std::vector<ConfigIssue> issues_;
@@ -350,6 +401,42 @@ constexpr Field<RegionEntry> kRegionFields[] = {
      }},
     {"active",
      [](Parser& p, const Value& v, RegionEntry& out) { Assign(p.Bool(v), out.region.active); }},
+    {"countries",
+     [](Parser& p, const Value& v, RegionEntry& out) {
+       std::optional<std::vector<std::string>> codes = p.StringList(v);
+       if (!codes) return;
+       for (std::string& code : *codes) {
+         if (code.size() != 2 || !std::isalpha(static_cast<unsigned char>(code[0])) ||
+             !std::isalpha(static_cast<unsigned char>(code[1]))) {
+           return p.Report(v, fmt::format("'{}' is not an ISO 3166-1 alpha-2 country code", code));
+         }
+         for (char& c : code) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+       }
+       out.region.countries = std::move(*codes);
+     }},
+    {"continents",
+     [](Parser& p, const Value& v, RegionEntry& out) {
+       std::optional<std::vector<std::string>> codes = p.StringList(v);
+       if (!codes) return;
+       static constexpr std::string_view kContinents[] = {"AF", "AN", "AS", "EU", "NA", "OC", "SA"};
+       for (std::string& code : *codes) {
+         for (char& c : code) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+         if (std::ranges::find(kContinents, code) == std::end(kContinents)) {
+           return p.Report(v, fmt::format("'{}' is not a continent code (AF, AN, AS, EU, NA, "
+                                          "OC, SA)",
+                                          code));
+         }
+       }
+       out.region.continents = std::move(*codes);
+     }},
+    {"latitude",
+     [](Parser& p, const Value& v, RegionEntry& out) {
+       Assign(p.Double(v, -90.0, 90.0), out.region.latitude);
+     }},
+    {"longitude",
+     [](Parser& p, const Value& v, RegionEntry& out) {
+       Assign(p.Double(v, -180.0, 180.0), out.region.longitude);
+     }},
 };
 
 void ParseRegions(Parser& parser, const Value& value, Config& config) {
@@ -404,6 +491,257 @@ void ParseRegions(Parser& parser, const Value& value, Config& config) {
   for (RegionEntry& entry : entries) config.regions.push_back(std::move(entry.region));
 }
 
+// ---- shared helpers for list sections -------------------------------------------------------
+
+// Parses `value` as a sequence of maps through `fields`, calling `finish(entry, item, keys)`
+// after each entry so the section can check required keys and cross-entry rules.
+template <typename T, typename Finish>
+std::vector<T> ParseList(Parser& parser, const Value& value, std::span<const Field<T>> fields,
+                         std::string_view what, Finish finish) {
+  std::vector<T> entries;
+  if (value.node.IsNull()) return entries;
+  if (!value.node.IsSequence()) {
+    parser.Report(value, fmt::format("expected a sequence of {}, got {}", what,
+                                     Describe(value.node)));
+    return entries;
+  }
+  std::size_t index = 0;
+  for (auto it = value.node.begin(); it != value.node.end(); ++it, ++index) {
+    const Value item{*it, fmt::format("{}[{}]", value.path, index), LineOf(*it)};
+    if (!item.node.IsMap()) {
+      parser.Report(item, fmt::format("expected a map, got {}", Describe(item.node)));
+      continue;
+    }
+    T& entry = entries.emplace_back();
+    const std::map<std::string, int> keys = parser.ParseFields<T>(item, fields, entry);
+    finish(entry, item, keys);
+  }
+  return entries;
+}
+
+void RequireKeys(Parser& parser, const Value& item, const std::map<std::string, int>& keys,
+                 std::initializer_list<std::string_view> required) {
+  for (std::string_view key : required) {
+    if (!keys.contains(std::string(key))) {
+      parser.Report(item, fmt::format("missing required key '{}'", key));
+    }
+  }
+}
+
+// Reports a repeated `key` (an id or name) at `line`, naming the first definition's line.
+void CheckUnique(Parser& parser, std::map<std::string, int>& first_line, const std::string& key,
+                 int line, const std::string& path, std::string_view what) {
+  if (key.empty()) return;
+  auto [first, inserted] = first_line.emplace(key, line);
+  if (!inserted) {
+    parser.Report(line, fmt::format("{}: duplicate {} '{}' (first defined at line {})", path,
+                                    what, key, first->second));
+  }
+}
+
+void ParseId(Parser& p, const Value& v, std::string& out) {
+  std::optional<std::string> id = p.String(v);
+  if (!id) return;
+  if (id->empty()) return p.Report(v, "must not be empty");
+  for (char c : *id) {
+    if (!IsIdChar(c)) {
+      return p.Report(v,
+                      fmt::format("'{}' may only contain letters, digits, '-', '_' and '.'", *id));
+    }
+  }
+  out = std::move(*id);
+}
+
+// ---- listeners ------------------------------------------------------------------------------
+
+constexpr Field<ListenerConfig> kListenerFields[] = {
+    {"name", [](Parser& p, const Value& v, ListenerConfig& out) { ParseId(p, v, out.name); }},
+    {"listen",
+     [](Parser& p, const Value& v, ListenerConfig& out) {
+       const std::optional<std::string> text = p.String(v);
+       if (!text) return;
+       Result<ListenAddress> address = ParseListenAddress(*text);
+       if (!address) return p.Report(v, address.error().message());
+       out.listen = std::move(*address);
+     }},
+};
+
+void ParseListeners(Parser& parser, const Value& value, Config& config) {
+  std::map<std::string, int> names;
+  config.listeners = ParseList<ListenerConfig>(
+      parser, value, kListenerFields, "listeners",
+      [&](ListenerConfig& entry, const Value& item, const std::map<std::string, int>& keys) {
+        entry.line = item.line;
+        RequireKeys(parser, item, keys, {"name", "listen"});
+        CheckUnique(parser, names, entry.name, item.line, item.path, "listener name");
+      });
+}
+
+// ---- backends -------------------------------------------------------------------------------
+
+constexpr Field<BackendConfig> kBackendFields[] = {
+    {"id", [](Parser& p, const Value& v, BackendConfig& out) { ParseId(p, v, out.id); }},
+    {"address",
+     [](Parser& p, const Value& v, BackendConfig& out) {
+       std::optional<std::string> address = p.String(v);
+       if (!address) return;
+       if (address->empty()) return p.Report(v, "must not be empty");
+       out.address = std::move(*address);
+     }},
+    {"port",
+     [](Parser& p, const Value& v, BackendConfig& out) { Assign(p.Integer(v, 1, 65535), out.port); }},
+    {"region", [](Parser& p, const Value& v, BackendConfig& out) { ParseId(p, v, out.region); }},
+    {"weight", [](Parser& p, const Value& v,
+                  BackendConfig& out) { Assign(p.Integer(v, 1, 10000), out.weight); }},
+    {"health_path",
+     [](Parser& p, const Value& v, BackendConfig& out) {
+       std::optional<std::string> path = p.String(v);
+       if (!path) return;
+       if (path->empty() || path->front() != '/') {
+         return p.Report(v, fmt::format("must start with '/', got '{}'", *path));
+       }
+       out.health_path = std::move(*path);
+     }},
+    {"tcp_check",
+     [](Parser& p, const Value& v, BackendConfig& out) { Assign(p.Bool(v), out.tcp_check); }},
+    {"active",
+     [](Parser& p, const Value& v, BackendConfig& out) { Assign(p.Bool(v), out.active); }},
+};
+
+void ParseBackends(Parser& parser, const Value& value, Config& config) {
+  std::map<std::string, int> ids;
+  config.backends = ParseList<BackendConfig>(
+      parser, value, kBackendFields, "backends",
+      [&](BackendConfig& entry, const Value& item, const std::map<std::string, int>& keys) {
+        entry.line = item.line;
+        RequireKeys(parser, item, keys, {"id", "address", "port"});
+        CheckUnique(parser, ids, entry.id, item.line, item.path, "backend id");
+      });
+}
+
+// ---- load_balancer --------------------------------------------------------------------------
+
+struct OutlierEntry {
+  scaling::OutlierDetectionOptions* options;
+  bool* count_5xx;
+};
+
+constexpr Field<OutlierEntry> kOutlierFields[] = {
+    {"enabled",
+     [](Parser& p, const Value& v, OutlierEntry& out) { Assign(p.Bool(v), out.options->enabled); }},
+    {"consecutive_failures",
+     [](Parser& p, const Value& v, OutlierEntry& out) {
+       Assign(p.Integer(v, 1, 1'000'000), out.options->consecutive_failures);
+     }},
+    {"base_ejection_time",
+     [](Parser& p, const Value& v, OutlierEntry& out) {
+       Assign(p.PositiveMillis(v), out.options->base_ejection_time);
+     }},
+    {"max_ejection_time",
+     [](Parser& p, const Value& v, OutlierEntry& out) {
+       Assign(p.PositiveMillis(v), out.options->max_ejection_time);
+     }},
+    {"count_5xx",
+     [](Parser& p, const Value& v, OutlierEntry& out) { Assign(p.Bool(v), *out.count_5xx); }},
+};
+
+constexpr Field<LoadBalancerConfig> kLoadBalancerFields[] = {
+    {"strategy",
+     [](Parser& p, const Value& v, LoadBalancerConfig& out) {
+       std::optional<std::string> name = p.String(v);
+       if (!name) return;
+       Result<scaling::LoadBalancingStrategy> strategy = scaling::ParseLoadBalancingStrategy(*name);
+       if (!strategy) return p.Report(v, strategy.error().message());
+       out.strategy = *strategy;
+     }},
+    {"outlier_detection",
+     [](Parser& p, const Value& v, LoadBalancerConfig& out) {
+       OutlierEntry entry{&out.outlier_detection, &out.count_5xx_as_failure};
+       p.ParseFields<OutlierEntry>(v, kOutlierFields, entry);
+       if (out.outlier_detection.max_ejection_time < out.outlier_detection.base_ejection_time) {
+         p.Report(v, "max_ejection_time must not be shorter than base_ejection_time");
+       }
+     }},
+    {"retries", [](Parser& p, const Value& v,
+                   LoadBalancerConfig& out) { Assign(p.Integer(v, 0, 10), out.retries); }},
+    {"panic_threshold",
+     [](Parser& p, const Value& v, LoadBalancerConfig& out) {
+       Assign(p.Double(v, 0.0, 1.0), out.panic_threshold);
+     }},
+    {"geoip_database",
+     [](Parser& p, const Value& v, LoadBalancerConfig& out) {
+       Assign(p.String(v), out.geoip_database);
+     }},
+    {"trusted_proxies",
+     [](Parser& p, const Value& v, LoadBalancerConfig& out) {
+       std::optional<std::vector<std::string>> list = p.StringList(v);
+       if (!list) return;
+       for (const std::string& entry : *list) {
+         const std::string address = entry.substr(0, entry.find('/'));
+         if (!IsIpAddress(AF_INET, address) && !IsIpAddress(AF_INET6, address)) {
+           return p.Report(v, fmt::format("'{}' is not an IP address or CIDR", entry));
+         }
+       }
+       out.trusted_proxies = std::move(*list);
+     }},
+};
+
+void ParseLoadBalancer(Parser& parser, const Value& value, Config& config) {
+  parser.ParseFields<LoadBalancerConfig>(value, kLoadBalancerFields, config.load_balancer);
+  if (config.load_balancer.strategy == scaling::LoadBalancingStrategy::kGeoLocation &&
+      config.load_balancer.geoip_database.empty()) {
+    parser.Report(value, "strategy geo_location needs geoip_database");
+  }
+}
+
+// ---- proxy ----------------------------------------------------------------------------------
+
+constexpr Field<ProxyConfig> kProxyFields[] = {
+    {"threads", [](Parser& p, const Value& v,
+                   ProxyConfig& out) { Assign(p.Integer(v, 0, 256), out.threads); }},
+    {"connect_timeout", [](Parser& p, const Value& v,
+                           ProxyConfig& out) { Assign(p.PositiveMillis(v), out.connect_timeout); }},
+    {"request_header_timeout",
+     [](Parser& p, const Value& v, ProxyConfig& out) {
+       Assign(p.PositiveMillis(v), out.request_header_timeout);
+     }},
+    {"idle_timeout", [](Parser& p, const Value& v,
+                        ProxyConfig& out) { Assign(p.PositiveMillis(v), out.idle_timeout); }},
+    {"upstream_timeout",
+     [](Parser& p, const Value& v, ProxyConfig& out) {
+       Assign(p.PositiveMillis(v), out.upstream_timeout);
+     }},
+    {"max_header_bytes",
+     [](Parser& p, const Value& v, ProxyConfig& out) {
+       const std::optional<std::uint64_t> size = p.Size(v);
+       if (!size) return;
+       if (*size < 1024 || *size > 1024 * 1024) {
+         return p.Report(v, "must be between 1KiB and 1MiB");
+       }
+       out.max_header_bytes = *size;
+     }},
+    {"max_header_count", [](Parser& p, const Value& v,
+                            ProxyConfig& out) { Assign(p.Integer(v, 1, 1000), out.max_header_count); }},
+};
+
+void ParseProxy(Parser& parser, const Value& value, Config& config) {
+  parser.ParseFields<ProxyConfig>(value, kProxyFields, config.proxy);
+}
+
+// Rules that span sections, checked once everything is parsed.
+void CheckReferences(Parser& parser, const Config& config) {
+  if (config.regions.empty()) return;  // backends without regions are allowed
+  for (const BackendConfig& backend : config.backends) {
+    if (backend.region.empty()) continue;
+    const bool known = std::ranges::any_of(
+        config.regions, [&](const RegionConfig& r) { return r.id == backend.region; });
+    if (!known) {
+      parser.Report(backend.line, fmt::format("backend '{}': unknown region '{}'", backend.id,
+                                              backend.region));
+    }
+  }
+}
+
 // ---- top level ------------------------------------------------------------------------------
 
 // Adding a section (listeners, backends, ...) is one Parse function and one row here.
@@ -411,23 +749,73 @@ constexpr Field<Config> kTopLevelFields[] = {
     {"admin", ParseAdmin},
     {"health_check", ParseHealthCheck},
     {"regions", ParseRegions},
+    {"listeners", ParseListeners},
+    {"backends", ParseBackends},
+    {"load_balancer", ParseLoadBalancer},
+    {"proxy", ParseProxy},
 };
 
-void ParseDocument(Parser& parser, std::string_view yaml_text, Config& config) {
-  std::vector<YAML::Node> documents;
+// Records where each YAML document starts; everything else is ignored.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  std::vector<YAML::Mark> starts;
+};
+
+// Loads the single document in `yaml_text`; nullopt (with the issue reported) on syntax errors
+// and when there is more than one document. YAML::LoadAll is not used: yaml-cpp 0.7 loops
+// forever, allocating, when a document starts with a stray token such as ',' (it keeps emitting
+// empty documents at the same position; yaml-cpp issue #1040, fixed upstream after 0.7). So the
+// documents are first walked without building nodes, a bounded number of times, and a document
+// that starts where the previous one did is reported as the syntax error it is.
+std::optional<YAML::Node> LoadSingleDocument(Parser& parser, std::string_view yaml_text) {
+  const std::string text(yaml_text);
   try {
-    documents = YAML::LoadAll(std::string(yaml_text));
+    std::istringstream stream(text);
+    YAML::Parser events(stream);
+    DocumentStarts handler;
+    // Three documents are enough to tell "one", "several" and "stuck at the second" apart.
+    while (handler.starts.size() < 3 && events.HandleNextDocument(handler)) {
+      const std::size_t n = handler.starts.size();
+      if (n >= 2 && handler.starts[n - 1].pos == handler.starts[n - 2].pos) {
+        const YAML::Mark& mark = handler.starts[n - 1];
+        const auto pos = static_cast<std::size_t>(mark.pos);
+        parser.Report(LineOf(mark),
+                      pos < text.size()
+                          ? fmt::format("YAML syntax error: unexpected '{}'", text[pos])
+                          : std::string("YAML syntax error: unexpected end of input"));
+        return std::nullopt;
+      }
+    }
+    if (handler.starts.empty()) return YAML::Node();  // nothing but comments: all defaults
+    if (handler.starts.size() > 1) {
+      parser.Report(LineOf(handler.starts[1]), "expected one YAML document, found more than one");
+      return std::nullopt;
+    }
+    return YAML::Load(text);  // one document, so Load cannot hit the loop above
   } catch (const YAML::ParserException& e) {
-    const int line = e.mark.line < 0 ? 0 : e.mark.line + 1;
-    return parser.Report(line, fmt::format("YAML syntax error: {}", e.msg));
+    parser.Report(LineOf(e.mark), fmt::format("YAML syntax error: {}", e.msg));
+    return std::nullopt;
   }
-  if (documents.empty()) return;  // an empty file means all defaults
-  if (documents.size() > 1) {
-    return parser.Report(LineOf(documents[1]),
-                         fmt::format("expected one YAML document, found {}", documents.size()));
-  }
-  parser.ParseFields<Config>(Value{documents[0], "", LineOf(documents[0])}, kTopLevelFields,
-                             config);
+}
+
+void ParseDocument(Parser& parser, std::string_view yaml_text, Config& config) {
+  const std::optional<YAML::Node> root = LoadSingleDocument(parser, yaml_text);
+  if (!root) return;
+  parser.ParseFields<Config>(Value{*root, "", LineOf(*root)}, kTopLevelFields, config);
+  CheckReferences(parser, config);
 }
 
 std::optional<std::uint16_t> ParsePort(std::string_view text) {
@@ -514,8 +902,7 @@ std::expected<Config, std::vector<ConfigIssue>> ParseConfig(std::string_view yam
   try {
     ParseDocument(parser, yaml_text, config);
   } catch (const YAML::Exception& e) {
-    const int line = e.mark.line < 0 ? 0 : e.mark.line + 1;
-    parser.Report(line, fmt::format("cannot read YAML: {}", e.msg));
+    parser.Report(LineOf(e.mark), fmt::format("cannot read YAML: {}", e.msg));
   } catch (const std::exception& e) {
     parser.Report(0, fmt::format("cannot read config: {}", e.what()));
   }
@@ -543,7 +930,15 @@ std::expected<Config, std::vector<ConfigIssue>> LoadConfigFile(const std::filesy
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) return fail("cannot read config: read error");
-  return ParseConfig(text.str(), file_name);
+  auto config = ParseConfig(text.str(), file_name);
+  // A relative database path is relative to the config file, not to the daemon's cwd.
+  if (config && !config->load_balancer.geoip_database.empty()) {
+    std::filesystem::path db(config->load_balancer.geoip_database);
+    if (db.is_relative()) {
+      config->load_balancer.geoip_database = (path.parent_path() / db).lexically_normal().string();
+    }
+  }
+  return config;
 }
 
 }  // namespace streamgate::config

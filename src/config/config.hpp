@@ -7,7 +7,10 @@
 // defaults.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <expected>
 #include <filesystem>
 #include <string>
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "streamgate/common/error.hpp"
+#include "streamgate/scaling/load_balancer.hpp"
 #include "streamgate/scaling/region.hpp"
 
 namespace streamgate::config {
@@ -49,7 +53,54 @@ struct RegionConfig {
   int priority = 0;
   bool primary = false;
   bool active = true;
+  // Geography for geo_location routing: ISO country codes and continent codes served, and the
+  // region's coordinates (nearest-region fallback).
+  std::vector<std::string> countries;
+  std::vector<std::string> continents;
+  std::optional<double> latitude;
+  std::optional<double> longitude;
   int line = 0;  // where the region's entry starts, for later diagnostics
+};
+
+// A proxy listener: `- {name: public, listen: 0.0.0.0:8080}`.
+struct ListenerConfig {
+  std::string name;
+  ListenAddress listen;
+  int line = 0;
+};
+
+// A load-balanced backend; `region` must name a configured region when regions are given.
+struct BackendConfig {
+  std::string id;
+  std::string address;
+  std::uint16_t port = 0;
+  std::string region;
+  std::uint32_t weight = 1;
+  std::string health_path;  // "" uses health_check.path
+  bool tcp_check = false;
+  bool active = true;
+  int line = 0;
+};
+
+struct LoadBalancerConfig {
+  scaling::LoadBalancingStrategy strategy = scaling::LoadBalancingStrategy::kRoundRobin;
+  scaling::OutlierDetectionOptions outlier_detection;
+  bool count_5xx_as_failure = false;  // outlier_detection.count_5xx
+  std::uint32_t retries = 1;
+  double panic_threshold = 0.5;
+  std::string geoip_database;                // "" disables geo lookups
+  std::vector<std::string> trusted_proxies;  // IPs/CIDRs whose X-Forwarded-For is believed
+};
+
+// Proxy data-plane limits and timeouts.
+struct ProxyConfig {
+  std::size_t threads = 0;  // 0: one per core
+  std::chrono::milliseconds connect_timeout{2'000};
+  std::chrono::milliseconds request_header_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+  std::chrono::milliseconds upstream_timeout{30'000};
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_header_count = 100;
 };
 
 struct Config {
@@ -57,6 +108,10 @@ struct Config {
   AdminConfig admin;
   scaling::HealthCheckOptions health_check;
   std::vector<RegionConfig> regions;  // in file order
+  std::vector<ListenerConfig> listeners;
+  std::vector<BackendConfig> backends;
+  LoadBalancerConfig load_balancer;
+  ProxyConfig proxy;
 };
 
 // Parses and validates `yaml_text`; `file_name` is only used in issues. Returns every problem

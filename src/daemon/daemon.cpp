@@ -3,23 +3,79 @@
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "admin/admin_api.hpp"
+#include "metrics/prometheus.hpp"
 #include "net/http_server.hpp"
+#include "proxy/proxy_server.hpp"
+#include "streamgate/geo/geo_locator.hpp"
 
 namespace streamgate::daemon {
 namespace {
+
+scaling::LoadBalancerOptions BalancerOptions(const config::Config& config) {
+  scaling::LoadBalancerOptions options;
+  options.health_check = config.health_check;
+  options.outlier_detection = config.load_balancer.outlier_detection;
+  options.panic_threshold = config.load_balancer.panic_threshold;
+  for (const config::RegionConfig& region : config.regions) {
+    if (region.countries.empty() && region.continents.empty() && !region.latitude) continue;
+    scaling::GeoRegion geo;
+    geo.region_id = region.id;
+    geo.countries = region.countries;
+    geo.continents = region.continents;
+    geo.latitude = region.latitude.value_or(0.0);
+    geo.longitude = region.longitude.value_or(0.0);
+    options.geo_regions.push_back(std::move(geo));
+  }
+  return options;
+}
+
+proxy::ProxyOptions ProxyOptionsFrom(const config::Config& config) {
+  proxy::ProxyOptions options;
+  for (const config::ListenerConfig& listener : config.listeners) {
+    options.listeners.push_back({listener.name, listener.listen.host, listener.listen.port});
+  }
+  options.threads = config.proxy.threads;
+  options.connect_timeout = config.proxy.connect_timeout;
+  options.request_header_timeout = config.proxy.request_header_timeout;
+  options.idle_timeout = config.proxy.idle_timeout;
+  options.upstream_timeout = config.proxy.upstream_timeout;
+  options.max_header_bytes = config.proxy.max_header_bytes;
+  options.max_header_count = config.proxy.max_header_count;
+  options.retries = config.load_balancer.retries;
+  options.fail_on_5xx = config.load_balancer.count_5xx_as_failure;
+  options.trusted_proxies = config.load_balancer.trusted_proxies;
+  return options;
+}
+
+void WriteProxyMetrics(const proxy::ProxyStats& stats, metrics::PrometheusWriter& out) {
+  std::string_view family;
+  for (const proxy::ProxyMetricSample& sample : proxy::ProxyMetricSamples(stats)) {
+    if (sample.family != family) {
+      family = sample.family;
+      out.Family(sample.family, sample.help,
+                 sample.counter ? metrics::MetricType::kCounter : metrics::MetricType::kGauge);
+    }
+    if (sample.label_name.empty()) {
+      out.Sample(sample.family, {}, sample.value);
+    } else {
+      out.Sample(sample.family, {{sample.label_name, sample.label_value}}, sample.value);
+    }
+  }
+}
 
 class DaemonImpl final : public Daemon {
  public:
   DaemonImpl(const config::Config& config, DaemonDependencies deps)
       : deps_(std::move(deps)),
         clock_(deps_.clock != nullptr ? *deps_.clock : RealClock()),
-        regions_(config.health_check,
-                 deps_.prober != nullptr ? deps_.prober : MakeNetworkProber(clock_), clock_),
-        admin_api_(regions_) {}
+        prober_(deps_.prober != nullptr ? deps_.prober : MakeNetworkProber(clock_)),
+        regions_(config.health_check, prober_, clock_) {}
 
   ~DaemonImpl() override { Stop(); }
 
@@ -35,26 +91,53 @@ class DaemonImpl final : public Daemon {
       region.primary = rc.primary;
       if (auto status = regions_.RegisterRegion(std::move(region)); !status) return status;
     }
+    if (!config.backends.empty() || !config.listeners.empty()) {
+      if (auto status = StartBalancer(config); !status) return status;
+    }
+    admin::AdminApiOptions admin_api_options;
+    admin_api_options.load_balancer = balancer_.get();
+    if (proxy_) {
+      admin_api_options.extra_metrics = [this](metrics::PrometheusWriter& out) {
+        WriteProxyMetrics(proxy_->stats(), out);
+      };
+    }
+    admin_api_ = std::make_unique<admin::AdminApi>(regions_, std::move(admin_api_options));
     net::HttpServerOptions admin_options;
     admin_options.host = config.admin.listen.host;
     admin_options.port = config.admin.listen.port;
     admin_options.threads = 1;
-    auto server = net::HttpServer::Start(
-        admin_options, [this](const net::HttpRequest& request) { return admin_api_.Handle(request); });
+    auto server = net::HttpServer::Start(admin_options, [this](const net::HttpRequest& request) {
+      return admin_api_->Handle(request);
+    });
     if (!server) {
       return MakeError(server.error().code(),
                        fmt::format("admin listener {}:{}: {}", admin_options.host,
                                    admin_options.port, server.error().message()));
     }
     admin_server_ = std::move(*server);
-    scheduler_ = std::thread([this] { RunScheduler(); });
-    spdlog::info("streamgate: {} regions, admin API on {}:{}", regions_.GetRegionCount(),
+
+    schedulers_.emplace_back([this] {
+      RunScheduler([this] { return regions_.ShouldHealthCheck(); },
+                   [this] { return regions_.PerformHealthCheck(); }, "region");
+    });
+    if (balancer_) {
+      schedulers_.emplace_back([this] {
+        RunScheduler([this] { return balancer_->ShouldHealthCheck(); },
+                     [this] { return balancer_->PerformHealthCheck(); }, "backend");
+      });
+    }
+    spdlog::info("streamgate: {} regions, {} backends, admin API on {}:{}",
+                 regions_.GetRegionCount(), balancer_ ? balancer_->GetBackendCount() : 0,
                  admin_options.host, admin_server_->port());
     return {};
   }
 
   std::uint16_t admin_port() const override { return admin_server_->port(); }
+  std::uint16_t proxy_port(std::size_t index) const override {
+    return proxy_ ? proxy_->port(index) : 0;
+  }
   scaling::MultiRegionManager& regions() override { return regions_; }
+  scaling::GlobalLoadBalancer* balancer() override { return balancer_.get(); }
 
   void Stop() override {
     {
@@ -63,20 +146,67 @@ class DaemonImpl final : public Daemon {
       stopping_ = true;
     }
     wake_.notify_all();
-    if (scheduler_.joinable()) scheduler_.join();
+    // Data plane first, so no request is mid-flight when the balancer goes away.
+    if (proxy_) proxy_->Stop();
+    for (std::thread& t : schedulers_) {
+      if (t.joinable()) t.join();
+    }
     if (admin_server_) admin_server_->Stop();
   }
 
  private:
-  // Control-plane loop: health checks when due. A sweep's probes have their own timeouts, so a
-  // stop waits at most one probe timeout.
-  void RunScheduler() {
+  Status StartBalancer(const config::Config& config) {
+    scaling::LoadBalancerDependencies deps;
+    deps.prober = prober_;
+    deps.clock = &clock_;
+    deps.random = deps_.random != nullptr ? deps_.random : MakeSystemRandom();
+    if (!config.load_balancer.geoip_database.empty()) {
+      auto geo = geo::OpenMaxMindDatabase(config.load_balancer.geoip_database);
+      if (!geo) {
+        return MakeError(geo.error().code(), fmt::format("load_balancer.geoip_database: {}",
+                                                         geo.error().message()));
+      }
+      deps.geo = std::move(*geo);
+    }
+    balancer_ = std::make_unique<scaling::GlobalLoadBalancer>(config.load_balancer.strategy,
+                                                              BalancerOptions(config), deps);
+    for (const config::BackendConfig& bc : config.backends) {
+      scaling::Backend backend;
+      backend.id = bc.id;
+      backend.address = bc.address;
+      backend.port = bc.port;
+      backend.region = bc.region;
+      backend.weight = bc.weight;
+      backend.health_path = bc.health_path;
+      backend.use_tcp_check = bc.tcp_check;
+      backend.active = bc.active;
+      if (auto status = balancer_->RegisterBackend(std::move(backend)); !status) return status;
+    }
+    if (config.listeners.empty()) return {};
+    auto proxy = proxy::ProxyServer::Start(ProxyOptionsFrom(config), *balancer_);
+    if (!proxy) {
+      return MakeError(proxy.error().code(),
+                       fmt::format("proxy listeners: {}", proxy.error().message()));
+    }
+    proxy_ = std::move(*proxy);
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+      spdlog::info("proxy listener '{}' on {}:{}", config.listeners[i].name,
+                   config.listeners[i].listen.host, proxy_->port(i));
+    }
+    return {};
+  }
+
+  // Control-plane loop: a health check whenever one is due. A sweep's probes carry their own
+  // timeouts, so Stop waits at most one probe timeout.
+  void RunScheduler(const std::function<bool()>& due,
+                    const std::function<Result<scaling::HealthCheckReport>()>& sweep,
+                    std::string_view what) {
     std::unique_lock lock(mu_);
     while (!stopping_) {
       lock.unlock();
-      if (regions_.ShouldHealthCheck()) {
-        auto report = regions_.PerformHealthCheck();
-        if (!report) spdlog::error("health check failed: {}", report.error().ToString());
+      if (due()) {
+        auto report = sweep();
+        if (!report) spdlog::error("{} health check failed: {}", what, report.error().ToString());
       }
       lock.lock();
       wake_.wait_for(lock, deps_.scheduler_tick, [this] { return stopping_; });
@@ -85,10 +215,13 @@ class DaemonImpl final : public Daemon {
 
   DaemonDependencies deps_;
   const Clock& clock_;
+  std::shared_ptr<Prober> prober_;
   scaling::MultiRegionManager regions_;
-  admin::AdminApi admin_api_;
+  std::unique_ptr<scaling::GlobalLoadBalancer> balancer_;
+  std::unique_ptr<proxy::ProxyServer> proxy_;
+  std::unique_ptr<admin::AdminApi> admin_api_;
   std::unique_ptr<net::HttpServer> admin_server_;
-  std::thread scheduler_;
+  std::vector<std::thread> schedulers_;
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;
@@ -101,9 +234,14 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config,
   if (auto valid = scaling::ValidateHealthCheckOptions(config.health_check); !valid) {
     return std::unexpected(valid.error());
   }
-  auto daemon = std::make_unique<DaemonImpl>(config, std::move(deps));
-  if (auto status = daemon->Init(config); !status) return std::unexpected(status.error());
-  return daemon;
+  // Constructors throw only on invalid options; none of that may escape Start.
+  try {
+    auto daemon = std::make_unique<DaemonImpl>(config, std::move(deps));
+    if (auto status = daemon->Init(config); !status) return std::unexpected(status.error());
+    return daemon;
+  } catch (const std::exception& e) {
+    return MakeError(ErrorCode::kInvalidArgument, e.what());
+  }
 }
 
 }  // namespace streamgate::daemon

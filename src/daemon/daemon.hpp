@@ -1,36 +1,44 @@
-// The running gateway: builds the components from a Config, runs the health-check scheduler
-// and serves the admin API until Stop().
+// The running gateway: builds the components from a Config, runs the health-check schedulers,
+// the proxy data plane and the admin API until Stop().
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
 #include "config/config.hpp"
 #include "streamgate/common/clock.hpp"
 #include "streamgate/common/error.hpp"
+#include "streamgate/common/random.hpp"
 #include "streamgate/health/prober.hpp"
+#include "streamgate/scaling/load_balancer.hpp"
 #include "streamgate/scaling/region.hpp"
 
 namespace streamgate::daemon {
 
 struct DaemonDependencies {
-  std::shared_ptr<Prober> prober;  // null: probe over the network
-  const Clock* clock = nullptr;    // null: the real clock
-  // How often the scheduler asks ShouldHealthCheck (real time); bounds how late a sweep starts.
+  std::shared_ptr<Prober> prober;        // null: probe over the network
+  const Clock* clock = nullptr;          // null: the real clock
+  std::shared_ptr<RandomSource> random;  // null: seeded from the OS
+  // How often the schedulers ask ShouldHealthCheck (real time); bounds how late a sweep starts.
   std::chrono::milliseconds scheduler_tick{50};
 };
 
 class Daemon {
  public:
-  // Registers the configured regions, binds the admin listener and starts the scheduler.
+  // Registers regions and backends, binds the admin and proxy listeners, starts the schedulers.
   [[nodiscard]] static Result<std::unique_ptr<Daemon>> Start(const config::Config& config,
                                                              DaemonDependencies deps = {});
   virtual ~Daemon() = default;
 
   [[nodiscard]] virtual std::uint16_t admin_port() const = 0;
+  // The bound port of proxy listener `index` (config order); 0 when there is none.
+  [[nodiscard]] virtual std::uint16_t proxy_port(std::size_t index = 0) const = 0;
   [[nodiscard]] virtual scaling::MultiRegionManager& regions() = 0;
-  // Stops the scheduler and the admin server; idempotent, safe from any thread but its own.
+  // Null when the config has no backends and no listeners.
+  [[nodiscard]] virtual scaling::GlobalLoadBalancer* balancer() = 0;
+  // Stops the proxy, the schedulers and the admin server; idempotent, from any thread but theirs.
   virtual void Stop() = 0;
 };
 

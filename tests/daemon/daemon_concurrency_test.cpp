@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
 
 #include "daemon/daemon.hpp"
@@ -182,6 +183,37 @@ TEST_F(DaemonTest, AdminApiServesRegionsAndMetrics) {
   ASSERT_TRUE(moved);
   EXPECT_EQ(moved->status, 200);
   EXPECT_EQ(daemon_->regions().GetPrimaryRegion()->id, "eu-west-1");
+}
+
+TEST_F(DaemonTest, ProxiesRequestsToConfiguredBackends) {
+  for (std::size_t i = 0; i < origins_.size(); ++i) {
+    config::BackendConfig backend;
+    backend.id = "web-" + std::to_string(i);
+    backend.address = "127.0.0.1";
+    backend.port = origins_[i]->port();
+    backend.region = config_.regions[i].id;
+    config_.backends.push_back(backend);
+  }
+  config::ListenerConfig listener;
+  listener.name = "public";
+  listener.listen = {"127.0.0.1", 0};
+  config_.listeners.push_back(listener);
+  config_.proxy.threads = 2;
+  StartDaemon();
+  ASSERT_NE(daemon_->balancer(), nullptr);
+  ASSERT_NE(daemon_->proxy_port(), 0);
+
+  std::map<std::string, int> seen;
+  for (int i = 0; i < 30; ++i) {
+    auto response = testing::HttpGet("127.0.0.1", daemon_->proxy_port(), "/id");
+    ASSERT_TRUE(response) << response.error().ToString();
+    ASSERT_EQ(response->status, 200);
+    ++seen[response->body];
+  }
+  // Round-robin over three healthy origins: each gets a third.
+  ASSERT_EQ(seen.size(), 3u);
+  for (const auto& [id, count] : seen) EXPECT_EQ(count, 10) << id;
+  EXPECT_EQ(daemon_->balancer()->GetBackendMetrics("web-0")->total_requests, 10u);
 }
 
 TEST_F(DaemonTest, StartFailsCleanlyWhenAdminPortIsTaken) {

@@ -12,7 +12,7 @@
 namespace streamgate::geo {
 
 struct GeoLocation {
-  std::string country;    // ISO 3166-1 alpha-2, upper case, e.g. "IE"
+  std::string country;  // ISO 3166-1 alpha-2, upper case, e.g. "IE"
   // "AF", "AN", "AS", "EU", "NA", "OC", "SA"; empty only when neither the database nor
   // LookupCountry knows the country.
   std::string continent;

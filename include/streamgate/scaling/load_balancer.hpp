@@ -86,7 +86,8 @@ struct BackendMetrics {
   std::chrono::microseconds latency_sum{0};
 };
 
-// What a request offers the strategies that need it.
+// What a request offers the strategies that need it. geo_location without a locator, address
+// or database entry, and consistent_hash with an empty key, fall back to round-robin.
 struct RequestContext {
   std::string_view client_address;  // the client's IP (after trusted X-Forwarded-For)
   std::string_view hash_key;        // consistent_hash key; the proxy passes the path
@@ -100,7 +101,9 @@ struct OutlierDetectionOptions {
   std::chrono::milliseconds max_ejection_time{300'000};
 };
 
-// One region's geography, for geo_location.
+// One region's geography, for geo_location. A client goes to the region listing its country,
+// else its continent, else the nearest one; if that region has no available backend, to the
+// others by distance from the client. Backends of regions not listed here serve last.
 struct GeoRegion {
   std::string region_id;
   std::vector<std::string> countries;   // ISO 3166-1 alpha-2, e.g. "IE"
@@ -149,7 +152,8 @@ struct LoadBalancerStats {
 class GlobalLoadBalancer {
  public:
   // Spec form: network probes, real clock, default options.
-  GlobalLoadBalancer(LoadBalancingStrategy strategy, std::chrono::milliseconds health_check_interval);
+  GlobalLoadBalancer(LoadBalancingStrategy strategy,
+                     std::chrono::milliseconds health_check_interval);
   // Throws std::invalid_argument for invalid options (construction is not a hot path).
   GlobalLoadBalancer(LoadBalancingStrategy strategy, LoadBalancerOptions options,
                      LoadBalancerDependencies deps);

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Runs StreamGate, nginx and HAProxy as reverse proxies in front of the same origin, each with
+# the same number of worker threads, loads each in turn with wrk (keep-alive; 1 KiB then 64 KiB
+# responses), and prints requests/s, p50 and p99 (medians over rounds) and StreamGate's ratio
+# to each peer.
+#
+#   bench/proxy_compare.sh [--workers N] [--duration 10s] [--connections 64] [--rounds 3]
+#
+# Installs nginx, haproxy and wrk from Debian when missing. Peers run from a temp dir as the
+# current user; nothing is left running afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+workers=1
+duration=10s
+connections=64
+rounds=3
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --workers) workers="$2"; shift 2 ;;
+    --duration) duration="$2"; shift 2 ;;
+    --connections) connections="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+need=()
+for pkg in nginx haproxy wrk; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if ((${#need[@]})); then
+  sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+    "${need[@]}" >/dev/null
+fi
+# Debian starts nginx/haproxy services on install; the benchmark runs its own instances.
+for svc in nginx haproxy; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl stop "$svc" || true
+  fi
+done
+
+scripts/bootstrap
+cmake --preset release >/dev/null
+cmake --build --preset release --target streamgate_app >/dev/null
+bin="$PWD/build/release/bin/streamgate"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_port() {
+  for _ in $(seq 100); do
+    if curl -s -o /dev/null "http://127.0.0.1:$1/"; then return 0; fi
+    sleep 0.1
+  done
+  echo "nothing answers on port $1" >&2
+  return 1
+}
+
+origin_port=$(free_port)
+"$bin" --log-level error origin --listen "127.0.0.1:$origin_port" --id origin --threads "$workers" &
+pids+=($!)
+wait_port "$origin_port"
+
+# --- StreamGate --------------------------------------------------------------------------------
+sg_port=$(free_port)
+sg_admin=$(free_port)
+cat >"$work/streamgate.yaml" <<YAML
+admin: { listen: "127.0.0.1:$sg_admin" }
+health_check: { interval: 30s, timeout: 2s }
+listeners:
+  - { name: bench, listen: "127.0.0.1:$sg_port" }
+backends:
+  - { id: origin, address: 127.0.0.1, port: $origin_port }
+proxy: { threads: $workers }
+YAML
+"$bin" --log-level error serve --config "$work/streamgate.yaml" &
+pids+=($!)
+wait_port "$sg_port"
+
+# --- nginx -------------------------------------------------------------------------------------
+nginx_port=$(free_port)
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes $workers;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log error;
+daemon off;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  upstream origin { server 127.0.0.1:$origin_port; keepalive 128; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_buffering on;
+    }
+  }
+}
+CONF
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+pids+=($!)
+wait_port "$nginx_port"
+
+# --- HAProxy -----------------------------------------------------------------------------------
+haproxy_port=$(free_port)
+cat >"$work/haproxy.cfg" <<CONF
+global
+  nbthread $workers
+  maxconn 8192
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 60s
+  timeout server 30s
+  option forwardfor
+  http-reuse always
+frontend bench
+  bind 127.0.0.1:$haproxy_port
+  default_backend origin
+backend origin
+  server origin 127.0.0.1:$origin_port
+CONF
+haproxy -f "$work/haproxy.cfg" -db &
+pids+=($!)
+wait_port "$haproxy_port"
+
+# --- load --------------------------------------------------------------------------------------
+# Prints "rps p50_ms p99_ms" for one wrk run.
+run_wrk() {
+  local port=$1 path=$2
+  wrk -t1 -c"$connections" -d"$duration" --latency "http://127.0.0.1:$port$path" | awk '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    /^ +50%/ { p50 = ms($2) }
+    /^ +99%/ { p99 = ms($2) }
+    /^Requests\/sec/ { rps = $2 }
+    /Non-2xx/ { bad = $NF }
+    END { if (bad > 0) rps = -1; printf "%s %.3f %.3f\n", rps, p50, p99 }'
+}
+median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+echo "proxy_compare: $workers worker thread(s) each, wrk -t1 -c$connections -d$duration, $rounds rounds, medians"
+for size in 1024 65536; do
+  declare -A rps=() p50=() p99=()
+  for name in streamgate nginx haproxy; do rps[$name]=""; p50[$name]=""; p99[$name]=""; done
+  for round in $(seq "$rounds"); do
+    # Interleaved so slow drift on a shared machine hits every proxy alike.
+    for name in streamgate nginx haproxy; do
+      case $name in
+        streamgate) port=$sg_port ;;
+        nginx) port=$nginx_port ;;
+        haproxy) port=$haproxy_port ;;
+      esac
+      read -r r a b < <(run_wrk "$port" "/bytes/$size")
+      rps[$name]+="$r"$'\n'; p50[$name]+="$a"$'\n'; p99[$name]+="$b"$'\n'
+    done
+  done
+  printf '\n%s-byte responses\n%-11s %12s %9s %9s\n' "$size" proxy "requests/s" "p50 ms" "p99 ms"
+  declare -A med=()
+  for name in streamgate nginx haproxy; do
+    med[$name]=$(printf '%s' "${rps[$name]}" | median)
+    printf '%-11s %12.0f %9.3f %9.3f\n' "$name" "${med[$name]}" \
+      "$(printf '%s' "${p50[$name]}" | median)" "$(printf '%s' "${p99[$name]}" | median)"
+    med[$name.p99]=$(printf '%s' "${p99[$name]}" | median)
+  done
+  for peer in nginx haproxy; do
+    awk -v a="${med[streamgate]}" -v b="${med[$peer]}" -v pa="${med[streamgate.p99]}" \
+        -v pb="${med[$peer.p99]}" -v peer="$peer" \
+        'BEGIN { printf "streamgate / %-8s requests/s x%.2f   p99 x%.2f\n", peer, a / b, pa / pb }'
+  done
+done

@@ -1,0 +1,1136 @@
+// Reverse proxy data plane. Layout:
+//   Worker         one thread + io_context, an SO_REUSEPORT acceptor per listener, an upstream
+//                  pool and its own counters; nothing on the request path is shared between
+//                  workers except the balancer (lock-free Pick) and the read-only options.
+//   ClientSession  one client connection: reads a request header, picks a backend, relays the
+//                  request body and the response through one fixed buffer, then the next request.
+//   UpstreamPool   idle kept-alive upstream connections per backend, LIFO, checked before reuse.
+//
+// Retry rules (an "attempt" is one backend try; each gets Increment/Decrement/RecordRequest):
+//   - connect failure: nothing was sent, so any method is retried on PickOther.
+//   - reset/EOF before any response byte: retried when the method is idempotent and no request
+//     body byte has been consumed from the client (the body cannot be replayed).
+//   - a pooled connection closed by the backend before any response byte: not a backend
+//     failure; retried once on a fresh connection to the same backend (same replay condition).
+//   - response header timeout: 504, not retried (the backend may be working on it).
+//   - once a response byte arrived, nothing is retried; a failure mid-body cuts the client
+//     connection without completing the message.
+#include "proxy/proxy_server.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <cerrno>
+#include <ctime>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "proxy/forwarding.hpp"
+
+namespace streamgate::proxy {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+using SteadyClock = std::chrono::steady_clock;
+using scaling::BackendHandle;
+
+// The one buffer a connection's bodies pass through; fixed by design, so memory per connection
+// does not depend on body sizes.
+constexpr std::size_t kRelayBufferBytes = 32 * 1024;
+// Upstream response headers are trusted more than client ones (Set-Cookie can be long).
+constexpr std::uint32_t kUpstreamHeaderLimit = 64 * 1024;
+// Backends commonly close idle keep-alive connections after 30-60 s; retire ours before that.
+constexpr std::chrono::seconds kPooledMaxIdle{20};
+constexpr std::chrono::seconds kPoolSweepInterval{5};
+// After an error answer the client may still be sending; reading (and dropping) its bytes for a
+// moment before closing keeps the kernel from resetting the connection before it reads the answer.
+constexpr std::chrono::seconds kLingerTimeout{1};
+constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
+constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
+constexpr std::size_t kIdleReadBytes = 4096;
+constexpr std::string_view kForwardedFor = "X-Forwarded-For";
+
+// "Sun, 06 Nov 1994 08:49:37 GMT", recomputed at most once a second per thread.
+[[nodiscard]] const std::string& HttpDate() {
+  thread_local std::time_t cached_second = -1;
+  thread_local std::string cached;
+  const std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::array<char, 64> buf{};
+    const std::size_t n = std::strftime(buf.data(), buf.size(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached.assign(buf.data(), n);
+    cached_second = now;
+  }
+  return cached;
+}
+
+// Written by one worker thread, read by stats() from any thread: relaxed atomics, own cache line.
+struct alignas(64) WorkerCounters {
+  std::atomic<std::uint64_t> connections_accepted{0};
+  std::atomic<std::uint64_t> connections_closed{0};
+  std::atomic<std::uint64_t> requests{0};
+  std::array<std::atomic<std::uint64_t>, 5> responses{};  // 1xx..5xx
+  std::atomic<std::uint64_t> retries{0};
+  std::atomic<std::uint64_t> upstream_connects{0};
+  std::atomic<std::uint64_t> upstream_connect_errors{0};
+  std::atomic<std::uint64_t> pool_reuses{0};
+  std::atomic<std::uint64_t> stale_pooled{0};
+  std::atomic<std::uint64_t> upstream_failures{0};
+  std::atomic<std::uint64_t> incomplete_responses{0};
+  std::atomic<std::uint64_t> client_errors{0};
+  std::atomic<std::uint64_t> status_502{0};
+  std::atomic<std::uint64_t> status_503{0};
+  std::atomic<std::uint64_t> status_504{0};
+};
+
+// Only the owning worker writes, so a load and a store beat a locked read-modify-write.
+void Bump(std::atomic<std::uint64_t>& counter) {
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+[[nodiscard]] std::uint64_t Read(const std::atomic<std::uint64_t>& counter) {
+  return counter.load(std::memory_order_relaxed);
+}
+
+// Read-only after Start; shared by every worker.
+struct Shared {
+  Shared(ProxyOptions proxy_options, TrustedProxies trusted_proxies,
+         scaling::GlobalLoadBalancer& lb)
+      : options(std::move(proxy_options)), trusted(std::move(trusted_proxies)), balancer(lb) {}
+  ProxyOptions options;
+  TrustedProxies trusted;
+  scaling::GlobalLoadBalancer& balancer;
+};
+
+struct UpstreamConnection {
+  explicit UpstreamConnection(asio::io_context& ioc) : stream(ioc) {
+    // Beast reads at most the buffer's free capacity (min 512 bytes) per call and never grows
+    // it by itself; without room reserved a large body would take one syscall per 512 bytes.
+    buffer.reserve(kRelayBufferBytes);
+  }
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  SteadyClock::time_point idle_since{};
+};
+
+// True when the backend has not closed the connection and sent nothing unasked. One syscall;
+// catches the common case of a backend that timed the idle connection out.
+[[nodiscard]] bool LooksAlive(UpstreamConnection& connection) {
+  if (!connection.stream.socket().is_open()) return false;
+  char byte = 0;
+  const ssize_t n =
+      ::recv(connection.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+void CloseQuietly(UpstreamConnection& connection) {
+  error_code ignored;
+  connection.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  connection.stream.close();
+}
+
+// Idle upstream connections of one worker, per backend. Single-threaded by construction.
+class UpstreamPool {
+ public:
+  UpstreamPool(std::size_t max_idle_per_backend, WorkerCounters& counters)
+      : max_idle_(max_idle_per_backend), counters_(counters) {}
+
+  // The most recently used live connection to `backend`, or null.
+  [[nodiscard]] std::unique_ptr<UpstreamConnection> Take(const void* backend) {
+    auto it = idle_.find(backend);
+    if (it == idle_.end()) return nullptr;
+    auto& stack = it->second;
+    const SteadyClock::time_point now = SteadyClock::now();
+    while (!stack.empty()) {
+      std::unique_ptr<UpstreamConnection> connection = std::move(stack.back());
+      stack.pop_back();
+      if (now - connection->idle_since < kPooledMaxIdle && LooksAlive(*connection)) {
+        return connection;
+      }
+      Bump(counters_.stale_pooled);
+      CloseQuietly(*connection);
+    }
+    return nullptr;
+  }
+
+  void Put(const void* backend, std::unique_ptr<UpstreamConnection> connection) {
+    auto& stack = idle_[backend];
+    if (stack.size() >= max_idle_) {
+      CloseQuietly(*connection);
+      return;
+    }
+    connection->idle_since = SteadyClock::now();
+    stack.push_back(std::move(connection));
+  }
+
+  // Drops connections idle too long or closed by their backend, so descriptors do not linger.
+  void Sweep() {
+    const SteadyClock::time_point now = SteadyClock::now();
+    for (auto& [backend, stack] : idle_) {
+      std::erase_if(stack, [&](std::unique_ptr<UpstreamConnection>& connection) {
+        if (now - connection->idle_since < kPooledMaxIdle && LooksAlive(*connection)) return false;
+        CloseQuietly(*connection);
+        return true;
+      });
+    }
+  }
+
+ private:
+  std::size_t max_idle_;
+  WorkerCounters& counters_;
+  std::unordered_map<const void*, std::vector<std::unique_ptr<UpstreamConnection>>> idle_;
+};
+
+class Worker;
+
+// Everything a session needs from its worker.
+struct WorkerContext {
+  const Shared& shared;
+  asio::io_context& ioc;
+  UpstreamPool& pool;
+  WorkerCounters& counters;
+};
+
+enum class Failure {
+  kConnect,         // refused, unreachable, connect timeout
+  kBeforeResponse,  // reset/EOF/write error before any response byte
+  kTimeout,         // no response header within upstream_timeout
+  kBadResponse,     // malformed response or unexpected 101
+};
+
+// One client connection. Everything runs on the worker's single thread: no locks.
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+ public:
+  ClientSession(tcp::socket socket, WorkerContext context)
+      : ctx_(context), options_(context.shared.options), client_(std::move(socket)) {
+    error_code ec;
+    const tcp::endpoint peer = client_.socket().remote_endpoint(ec);
+    if (!ec) {
+      asio::ip::address address = peer.address();
+      if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+        address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+      }
+      peer_ = address.to_string();
+    }
+    peer_trusted_ = ctx_.shared.trusted.Contains(peer_);
+    Bump(ctx_.counters.connections_accepted);
+  }
+
+  ~ClientSession() {
+    // Stopped mid-request: keep the balancer's connection count honest.
+    if (in_flight_) ctx_.shared.balancer.DecrementConnections(backend_);
+    Bump(ctx_.counters.connections_closed);
+  }
+
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+
+  void Start() { ReadHeader(); }
+
+ private:
+  // ---- Client request ----------------------------------------------------------------------
+
+  void NextRequest() {
+    res_sr_.reset();
+    res_parser_.reset();
+    req_sr_.reset();
+    req_parser_.reset();
+    // Pipelined bytes already here: parse them now; else wait idle for the next request.
+    if (client_buffer_.size() > 0) return ReadHeader();
+    client_.expires_after(options_.idle_timeout);
+    client_.async_read_some(client_buffer_.prepare(kIdleReadBytes),
+                            [self = shared_from_this()](error_code ec, std::size_t n) {
+                              self->client_buffer_.commit(n);
+                              if (ec) return self->CloseClient();
+                              self->ReadHeader();
+                            });
+  }
+
+  void ReadHeader() {
+    client_version_ = 11;  // until this request's header says otherwise
+    is_head_ = false;
+    req_parser_.emplace();
+    req_parser_->header_limit(static_cast<std::uint32_t>(
+        std::min<std::size_t>(options_.max_header_bytes, UINT32_MAX)));
+    req_parser_->body_limit(boost::none);  // bodies stream through; no size limit here
+    // beast::tcp_stream closes the socket when this expires, so a slow header gets a close,
+    // not a 408.
+    client_.expires_after(options_.request_header_timeout);
+    http::async_read_header(
+        client_, client_buffer_, *req_parser_,
+        [self = shared_from_this()](error_code ec, std::size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(error_code ec) {
+    if (ec) {
+      if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+        return SendError(431, "Request Header Fields Too Large\n");
+      }
+      if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+          ec != http::error::end_of_stream && ec != http::error::partial_message) {
+        return SendError(400, "Bad Request\n");
+      }
+      return CloseClient();  // closed, reset or timed out: nobody to answer
+    }
+    Bump(ctx_.counters.requests);
+    auto& request = req_parser_->get();
+    client_version_ = request.version();
+    is_head_ = request.method() == http::verb::head;
+    if (client_version_ != 10 && client_version_ != 11) {
+      client_version_ = 11;
+      return SendError(505, "HTTP Version Not Supported\n");
+    }
+    // The parser enforces the byte limit; the count is cheap to check once it is done.
+    if (static_cast<std::size_t>(std::distance(request.begin(), request.end())) >
+        options_.max_header_count) {
+      return SendError(431, "Request Header Fields Too Large\n");
+    }
+    if (request.method() == http::verb::connect) {
+      return SendError(405, "Method Not Allowed\n");
+    }
+    if (client_version_ == 11 && request.count(http::field::host) != 1) {
+      return SendError(400, "Bad Request: exactly one Host header required\n");
+    }
+    if (!NormalizeTarget()) return SendError(400, "Bad Request: invalid request target\n");
+
+    client_keep_alive_ = request.keep_alive();
+    idempotent_ = IsIdempotentMethod(request.method_string());
+    request_body_started_ = false;
+    expect_continue_ = beast::iequals(request[http::field::expect], "100-continue");
+    has_host_ = request.count(http::field::host) > 0;
+    retries_used_ = 0;
+    stale_retry_used_ = false;
+
+    RoutingAddress();
+    PrepareUpstreamRequest();
+    const std::string_view target = request.target();
+    hash_key_ = target.substr(0, target.find('?'));
+
+    auto picked = ctx_.shared.balancer.Pick(Context());
+    if (!picked) return SendError(503, "Service Unavailable: no backend available\n");
+    backend_ = *picked;
+    StartAttempt(/*allow_pool=*/true);
+  }
+
+  // Origin-form passes as is; absolute-form ("http://host/path") becomes origin-form with the
+  // authority as Host (RFC 9112 section 3.2.2); "*" only for OPTIONS.
+  [[nodiscard]] bool NormalizeTarget() {
+    auto& request = req_parser_->get();
+    const std::string_view target = request.target();
+    if (target.starts_with('/')) return true;
+    if (target == "*") return request.method() == http::verb::options;
+    constexpr std::string_view kScheme = "http://";
+    if (target.size() < kScheme.size() || !beast::iequals(target.substr(0, 7), kScheme)) {
+      return false;
+    }
+    const std::string_view rest = target.substr(kScheme.size());
+    const std::size_t slash = rest.find_first_of("/?");
+    const std::string_view authority = rest.substr(0, slash);
+    if (authority.empty() || authority.find('@') != std::string_view::npos) return false;
+    std::string origin_form =
+        slash == std::string_view::npos ? std::string("/") : std::string(rest.substr(slash));
+    if (origin_form.starts_with('?')) origin_form.insert(0, 1, '/');
+    request.set(http::field::host, authority);
+    request.target(origin_form);
+    return true;
+  }
+
+  void RoutingAddress() {
+    const auto& request = req_parser_->get();
+    std::string_view forwarded = {};
+    if (peer_trusted_) forwarded = request[kForwardedFor];
+    routing_address_.assign(RoutingClientAddress(peer_, forwarded, ctx_.shared.trusted));
+  }
+
+  [[nodiscard]] scaling::RequestContext Context() const {
+    return scaling::RequestContext{.client_address = routing_address_, .hash_key = hash_key_};
+  }
+
+  // Hop-by-hop headers (and those named in Connection) are for this hop only.
+  template <bool isRequest>
+  void StripHopByHop(http::message<isRequest, http::buffer_body>& message) {
+    // Copied first: erasing a named field while walking the Connection range could invalidate
+    // the range's end.
+    scratch_.clear();
+    const auto [first, last] = message.equal_range(http::field::connection);
+    for (auto it = first; it != last; ++it) scratch_.append(it->value()).push_back(',');
+    ForEachListToken(scratch_, [&](std::string_view token) {
+      if (!IsHopByHopHeader(token)) message.erase(token);
+    });
+    for (auto it = message.begin(); it != message.end();) {
+      if (IsHopByHopHeader(it->name_string())) {
+        it = message.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // Appends this hop to Via (RFC 9110 section 7.6.3): "<received version> streamgate".
+  template <bool isRequest>
+  void AddVia(http::message<isRequest, http::buffer_body>& message, unsigned received_version) {
+    const std::string_view self = received_version == 10 ? "1.0 streamgate" : "1.1 streamgate";
+    const std::string_view existing = message[http::field::via];
+    if (existing.empty()) {
+      message.set(http::field::via, self);
+      return;
+    }
+    scratch_.assign(existing).append(", ").append(self);
+    message.set(http::field::via, scratch_);
+  }
+
+  void PrepareUpstreamRequest() {
+    auto& request = req_parser_->get();
+    const bool chunked = req_parser_->chunked();
+    StripHopByHop(request);
+    request.erase(http::field::expect);  // 100-continue is answered here, not forwarded
+    if (chunked) request.chunked(true);  // re-framed by the serializer
+    request.version(11);
+
+    // Several X-Forwarded-For lines form one list (RFC 9110 section 5.3).
+    scratch_.clear();
+    const auto [first, last] = request.equal_range(kForwardedFor);
+    for (auto it = first; it != last; ++it) {
+      if (!scratch_.empty()) scratch_.append(", ");
+      scratch_.append(it->value());
+    }
+    const std::string forwarded_for = ForwardedForValue(scratch_, peer_, peer_trusted_);
+    request.set(kForwardedFor, forwarded_for);
+    request.set("X-Forwarded-Proto", "http");
+    AddVia(request, client_version_);
+  }
+
+  // ---- Upstream attempt --------------------------------------------------------------------
+
+  void StartAttempt(bool allow_pool) {
+    attempt_start_ = SteadyClock::now();
+    ctx_.shared.balancer.IncrementConnections(backend_);
+    in_flight_ = true;
+    response_started_ = false;
+    upstream_success_ = false;
+    if (allow_pool) upstream_ = ctx_.pool.Take(backend_.entry);
+    if (upstream_) {
+      from_pool_ = true;
+      Bump(ctx_.counters.pool_reuses);
+      return SendRequestHeader();
+    }
+    from_pool_ = false;
+    Connect();
+  }
+
+  void Connect() {
+    upstream_ = std::make_unique<UpstreamConnection>(ctx_.ioc);
+    error_code ec;
+    const asio::ip::address address = asio::ip::make_address(backend_.address(), ec);
+    upstream_->stream.expires_after(options_.connect_timeout);
+    if (!ec) {
+      upstream_->stream.async_connect(
+          tcp::endpoint(address, backend_.port()),
+          [self = shared_from_this()](error_code connect_ec) { self->OnConnect(connect_ec); });
+      return;
+    }
+    // A host name: resolve per new connection (pooling makes that rare).
+    if (!resolver_) resolver_.emplace(ctx_.ioc);
+    resolver_->async_resolve(
+        backend_.address(), std::to_string(backend_.port()),
+        [self = shared_from_this()](error_code resolve_ec, tcp::resolver::results_type results) {
+          if (resolve_ec) return self->OnConnect(resolve_ec);
+          self->upstream_->stream.async_connect(
+              results, [self](error_code connect_ec, const tcp::endpoint&) {
+                self->OnConnect(connect_ec);
+              });
+        });
+  }
+
+  void OnConnect(error_code ec) {
+    if (ec) {
+      Bump(ctx_.counters.upstream_connect_errors);
+      return AttemptFailed(Failure::kConnect);
+    }
+    Bump(ctx_.counters.upstream_connects);
+    error_code ignored;
+    upstream_->stream.socket().set_option(tcp::no_delay(true), ignored);
+    SendRequestHeader();
+  }
+
+  void SendRequestHeader() {
+    auto& request = req_parser_->get();
+    if (!has_host_) request.set(http::field::host, HostOf(backend_));
+    req_sr_.emplace(request);
+    upstream_->stream.expires_after(options_.upstream_timeout);
+    if (req_parser_->is_done()) {
+      request.body().data = nullptr;
+      request.body().size = 0;
+      request.body().more = false;
+      http::async_write(upstream_->stream, *req_sr_,
+                        [self = shared_from_this()](error_code ec, std::size_t) {
+                          if (ec) return self->AttemptFailed(Failure::kBeforeResponse);
+                          self->ReadResponseHeader();
+                        });
+      return;
+    }
+    http::async_write_header(upstream_->stream, *req_sr_,
+                             [self = shared_from_this()](error_code ec, std::size_t) {
+                               if (ec) return self->AttemptFailed(Failure::kBeforeResponse);
+                               self->StartRequestBody();
+                             });
+  }
+
+  [[nodiscard]] static std::string HostOf(const BackendHandle& backend) {
+    const std::string& address = backend.address();
+    const bool v6 = address.find(':') != std::string::npos;
+    return (v6 ? "[" + address + "]" : address) + ":" + std::to_string(backend.port());
+  }
+
+  void StartRequestBody() {
+    if (expect_continue_) {
+      // The client waits for this before sending its body; a backend is connected now.
+      expect_continue_ = false;
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      client_.expires_after(options_.idle_timeout);
+      asio::async_write(client_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](error_code ec, std::size_t) {
+                          if (ec) return self->AbortBoth(/*blame_backend=*/false);
+                          self->ReadRequestBody();
+                        });
+      return;
+    }
+    ReadRequestBody();
+  }
+
+  void ReadRequestBody() {
+    request_body_started_ = true;
+    // See UpstreamConnection: room for large reads, reserved only once a body shows up.
+    if (client_buffer_.capacity() < kRelayBufferBytes) client_buffer_.reserve(kRelayBufferBytes);
+    auto& body = req_parser_->get().body();
+    body.data = RelayBuffer();
+    body.size = kRelayBufferBytes;
+    client_.expires_after(options_.idle_timeout);
+    http::async_read_some(
+        client_, client_buffer_, *req_parser_,
+        [self = shared_from_this()](error_code ec, std::size_t) { self->OnRequestBodyRead(ec); });
+  }
+
+  void OnRequestBodyRead(error_code ec) {
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      // The client broke its own request: the backend is not to blame.
+      if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+          ec != http::error::end_of_stream && ec != http::error::partial_message) {
+        EndAttempt(/*record=*/false, /*success=*/true);
+        DropUpstream();
+        return SendError(400, "Bad Request: malformed body\n");
+      }
+      return AbortBoth(/*blame_backend=*/false);
+    }
+    auto& body = req_parser_->get().body();
+    const std::size_t n = kRelayBufferBytes - body.size;
+    const bool done = req_parser_->is_done();
+    if (n == 0 && !done) return ReadRequestBody();  // only framing was parsed
+    body.data = n > 0 ? RelayBuffer() : nullptr;
+    body.size = n;
+    body.more = !done;
+    upstream_->stream.expires_after(options_.upstream_timeout);
+    http::async_write(upstream_->stream, *req_sr_,
+                      [self = shared_from_this()](error_code write_ec, std::size_t) {
+                        if (write_ec == http::error::need_buffer) write_ec = {};
+                        if (write_ec) return self->AttemptFailed(Failure::kBeforeResponse);
+                        if (self->req_sr_->is_done()) return self->ReadResponseHeader();
+                        self->ReadRequestBody();
+                      });
+  }
+
+  void ReadResponseHeader() {
+    res_sr_.reset();
+    res_parser_.emplace();
+    res_parser_->header_limit(kUpstreamHeaderLimit);
+    res_parser_->body_limit(boost::none);
+    res_parser_->skip(is_head_);  // the answer to HEAD has headers only
+    upstream_->stream.expires_after(options_.upstream_timeout);
+    http::async_read_header(
+        upstream_->stream, upstream_->buffer, *res_parser_,
+        [self = shared_from_this()](error_code ec, std::size_t) { self->OnResponseHeader(ec); });
+  }
+
+  void OnResponseHeader(error_code ec) {
+    if (ec) {
+      if (ec == beast::error::timeout) return AttemptFailed(Failure::kTimeout);
+      // EOF or reset with not a byte of answer: the request may be replayed elsewhere.
+      const bool nothing_received = !res_parser_->got_some() && upstream_->buffer.size() == 0;
+      return AttemptFailed(nothing_received ? Failure::kBeforeResponse : Failure::kBadResponse);
+    }
+    auto& response = res_parser_->get();
+    const unsigned status = response.result_int();
+    if (status >= 100 && status < 200) {
+      // Interim answers (100 Continue, 103 Early Hints) are not relayed; 101 would switch
+      // protocols, which cannot happen since Upgrade is stripped.
+      if (status == 101) return AttemptFailed(Failure::kBadResponse);
+      return ReadResponseHeader();
+    }
+    response_started_ = true;
+    upstream_success_ = !(options_.fail_on_5xx && status >= 500);
+    upstream_reusable_ = res_parser_->keep_alive();
+    const bool bodyless = is_head_ || status == 204 || status == 304;
+    const bool has_length = res_parser_->content_length().has_value();
+
+    StripHopByHop(response);
+    AddVia(response, response.version());
+    response.version(client_version_);
+    bool keep_alive = client_keep_alive_;
+    if (!bodyless && !has_length) {
+      // Chunked or close-delimited upstream: HTTP/1.1 clients get chunks, HTTP/1.0 clients a
+      // body delimited by closing the connection.
+      if (client_version_ == 11) {
+        response.chunked(true);
+      } else {
+        keep_alive = false;
+      }
+    }
+    response.keep_alive(keep_alive);
+    client_keep_alive_ = keep_alive;
+    CountResponse(status);
+
+    res_sr_.emplace(response);
+    client_.expires_after(options_.idle_timeout);
+    if (bodyless || res_parser_->is_done()) {
+      response.body().data = nullptr;
+      response.body().size = 0;
+      response.body().more = false;
+      http::async_write(client_, *res_sr_,
+                        [self = shared_from_this()](error_code write_ec, std::size_t) {
+                          if (write_ec) return self->AbortBoth(/*blame_backend=*/false);
+                          self->OnExchangeDone();
+                        });
+      return;
+    }
+    http::async_write_header(client_, *res_sr_,
+                             [self = shared_from_this()](error_code write_ec, std::size_t) {
+                               if (write_ec) return self->AbortBoth(/*blame_backend=*/false);
+                               self->ReadResponseBody();
+                             });
+  }
+
+  void ReadResponseBody() {
+    auto& body = res_parser_->get().body();
+    body.data = RelayBuffer();
+    body.size = kRelayBufferBytes;
+    upstream_->stream.expires_after(options_.upstream_timeout);
+    http::async_read_some(
+        upstream_->stream, upstream_->buffer, *res_parser_,
+        [self = shared_from_this()](error_code ec, std::size_t) { self->OnResponseBodyRead(ec); });
+  }
+
+  void OnResponseBodyRead(error_code ec) {
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      // The backend died mid-body. The client must not take a short body for a whole one:
+      // cut its connection without the final chunk (or before Content-Length is met).
+      Bump(ctx_.counters.incomplete_responses);
+      Bump(ctx_.counters.upstream_failures);
+      return AbortBoth(/*blame_backend=*/true);
+    }
+    auto& body = res_parser_->get().body();
+    const std::size_t n = kRelayBufferBytes - body.size;
+    const bool done = res_parser_->is_done();
+    if (n == 0 && !done) return ReadResponseBody();
+    body.data = n > 0 ? RelayBuffer() : nullptr;
+    body.size = n;
+    body.more = !done;
+    client_.expires_after(options_.idle_timeout);
+    http::async_write(client_, *res_sr_,
+                      [self = shared_from_this()](error_code write_ec, std::size_t) {
+                        if (write_ec == http::error::need_buffer) write_ec = {};
+                        if (write_ec) return self->AbortBoth(/*blame_backend=*/false);
+                        if (self->res_sr_->is_done()) return self->OnExchangeDone();
+                        self->ReadResponseBody();
+                      });
+  }
+
+  void OnExchangeDone() {
+    EndAttempt(/*record=*/true, upstream_success_);
+    const bool reusable = upstream_reusable_ && res_parser_->is_done() && req_sr_ &&
+                          req_sr_->is_done() && upstream_->buffer.size() == 0;
+    if (reusable) {
+      ctx_.pool.Put(backend_.entry, std::move(upstream_));
+    } else {
+      DropUpstream();
+    }
+    if (!client_keep_alive_) return CloseClientGracefully();
+    NextRequest();
+  }
+
+  // ---- Failures ----------------------------------------------------------------------------
+
+  void EndAttempt(bool record, bool success) {
+    if (!in_flight_) return;
+    in_flight_ = false;
+    auto& balancer = ctx_.shared.balancer;
+    balancer.DecrementConnections(backend_);
+    if (record) {
+      const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
+          SteadyClock::now() - attempt_start_);
+      balancer.RecordRequest(backend_, latency, success);
+    }
+  }
+
+  void AttemptFailed(Failure failure) {
+    const bool stale = from_pool_ && failure == Failure::kBeforeResponse;
+    const bool replayable = !request_body_started_;
+    DropUpstream();
+    if (stale) {
+      // The backend closed an idle connection as we reused it: not its fault, and nothing was
+      // processed. Try once more on a fresh connection to the same backend.
+      Bump(ctx_.counters.stale_pooled);
+      EndAttempt(/*record=*/false, /*success=*/false);
+      if (replayable && !stale_retry_used_) {
+        stale_retry_used_ = true;
+        return StartAttempt(/*allow_pool=*/false);
+      }
+      return SendError(502, "Bad Gateway\n");
+    }
+    Bump(ctx_.counters.upstream_failures);
+    EndAttempt(/*record=*/true, /*success=*/false);
+    if (failure == Failure::kTimeout) return SendError(504, "Gateway Timeout\n");
+    const bool retryable = replayable && (failure == Failure::kConnect ||
+                                          (failure == Failure::kBeforeResponse && idempotent_));
+    if (retryable && retries_used_ < options_.retries) {
+      auto next = ctx_.shared.balancer.PickOther(Context(), backend_);
+      if (next) {
+        ++retries_used_;
+        Bump(ctx_.counters.retries);
+        backend_ = *next;
+        return StartAttempt(/*allow_pool=*/true);
+      }
+    }
+    SendError(502, "Bad Gateway\n");
+  }
+
+  // Something broke after bytes flowed; neither side can be kept. The balancer hears of a
+  // failure only when the backend is to blame; a client that went away says nothing about it.
+  void AbortBoth(bool blame_backend) {
+    if (blame_backend) {
+      EndAttempt(/*record=*/true, /*success=*/false);
+    } else {
+      EndAttempt(/*record=*/response_started_, upstream_success_);
+    }
+    DropUpstream();
+    CloseClient();
+  }
+
+  void DropUpstream() {
+    req_sr_.reset();  // may refer to nothing after a retry re-emplaces it; harmless either way
+    if (upstream_) {
+      CloseQuietly(*upstream_);
+      upstream_.reset();
+    }
+  }
+
+  void CountResponse(unsigned status) {
+    const unsigned index = std::clamp(status / 100, 1u, 5u) - 1;
+    Bump(ctx_.counters.responses[index]);
+  }
+
+  // Answers with a short text and closes: the rest of the request (a body, pipelined
+  // requests) is not read, so the connection cannot be trusted to be in sync afterwards.
+  void SendError(int status, std::string_view text) {
+    res_sr_.reset();
+    res_parser_.reset();
+    req_sr_.reset();
+    CountResponse(static_cast<unsigned>(status));
+    if (status == 502) Bump(ctx_.counters.status_502);
+    if (status == 503) Bump(ctx_.counters.status_503);
+    if (status == 504) Bump(ctx_.counters.status_504);
+    if (status < 500) Bump(ctx_.counters.client_errors);
+
+    error_response_.emplace();
+    auto& response = *error_response_;
+    response.version(client_version_ == 10 ? 10 : 11);
+    response.result(static_cast<unsigned>(status));
+    response.set(http::field::server, "streamgate");
+    response.set(http::field::date, HttpDate());
+    response.set(http::field::content_type, "text/plain");
+    response.body().assign(text);
+    response.keep_alive(false);
+    response.prepare_payload();
+    if (is_head_) response.body().clear();  // Content-Length still tells the GET size
+    client_.expires_after(options_.idle_timeout);
+    http::async_write(client_, response, [self = shared_from_this()](error_code ec, std::size_t) {
+      if (ec) return self->CloseClient();
+      self->LingerClose();
+    });
+  }
+
+  void LingerClose() {
+    error_code ignored;
+    client_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    client_.expires_after(kLingerTimeout);
+    Drain();
+  }
+
+  void Drain() {
+    client_.async_read_some(asio::buffer(RelayBuffer(), kRelayBufferBytes),
+                            [self = shared_from_this()](error_code ec, std::size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > kLingerMaxBytes) {
+                                return self->CloseClient();
+                              }
+                              self->Drain();
+                            });
+  }
+
+  void CloseClientGracefully() {
+    error_code ignored;
+    client_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    CloseClient();
+  }
+
+  void CloseClient() {
+    error_code ignored;
+    client_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    client_.close();
+    DropUpstream();
+  }
+
+  [[nodiscard]] char* RelayBuffer() {
+    if (!relay_buffer_) relay_buffer_ = std::make_unique<char[]>(kRelayBufferBytes);
+    return relay_buffer_.get();
+  }
+
+  WorkerContext ctx_;
+  const ProxyOptions& options_;
+  beast::tcp_stream client_;
+  beast::flat_buffer client_buffer_;
+  std::string peer_;
+  bool peer_trusted_ = false;
+  std::unique_ptr<char[]> relay_buffer_;  // kRelayBufferBytes, allocated on first body
+  std::string scratch_;                   // reused for header values
+  std::string routing_address_;
+  std::string_view hash_key_;  // into the request target
+
+  // Per request.
+  std::optional<http::request_parser<http::buffer_body>> req_parser_;
+  std::optional<http::request_serializer<http::buffer_body>> req_sr_;
+  std::optional<http::response_parser<http::buffer_body>> res_parser_;
+  std::optional<http::response_serializer<http::buffer_body>> res_sr_;
+  std::optional<http::response<http::string_body>> error_response_;
+  unsigned client_version_ = 11;
+  bool client_keep_alive_ = false;
+  bool is_head_ = false;
+  bool idempotent_ = false;
+  bool expect_continue_ = false;
+  bool has_host_ = false;
+  bool request_body_started_ = false;
+  std::uint32_t retries_used_ = 0;
+  bool stale_retry_used_ = false;
+  std::size_t drained_ = 0;
+
+  // Per attempt.
+  BackendHandle backend_{};
+  bool in_flight_ = false;
+  SteadyClock::time_point attempt_start_{};
+  std::unique_ptr<UpstreamConnection> upstream_;
+  bool from_pool_ = false;
+  bool response_started_ = false;
+  bool upstream_success_ = false;
+  bool upstream_reusable_ = false;
+  std::optional<tcp::resolver> resolver_;
+};
+
+// SO_REUSEPORT lets every worker own an acceptor on the same address; the kernel spreads
+// incoming connections across them.
+[[nodiscard]] error_code SetReusePort(tcp::acceptor& acceptor) {
+  const int one = 1;
+  if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+    return error_code(errno, boost::system::system_category());
+  }
+  return {};
+}
+
+class Worker {
+ public:
+  Worker(const Shared& shared, WorkerCounters& counters)
+      : shared_(shared),
+        counters_(counters),
+        ioc_(1),
+        work_(asio::make_work_guard(ioc_)),
+        accept_retry_timer_(ioc_),
+        sweep_timer_(ioc_),
+        pool_(shared.options.max_idle_upstream_per_backend, counters) {}
+  ~Worker() { Join(); }
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Binds `endpoint` (port 0 is only passed to the first worker); returns the bound port.
+  [[nodiscard]] Result<std::uint16_t> Listen(const tcp::endpoint& endpoint,
+                                             const std::string& where) {
+    acceptors_.emplace_back(ioc_);
+    tcp::acceptor& acceptor = acceptors_.back();
+    error_code ec;
+    acceptor.open(endpoint.protocol(), ec);
+    if (ec) return MakeError(ErrorCode::kIo, "open " + where + ": " + ec.message());
+    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) ec = SetReusePort(acceptor);
+    if (ec) return MakeError(ErrorCode::kIo, "socket options " + where + ": " + ec.message());
+    acceptor.bind(endpoint, ec);
+    if (ec) return MakeError(ErrorCode::kIo, "bind " + where + ": " + ec.message());
+    acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return MakeError(ErrorCode::kIo, "listen " + where + ": " + ec.message());
+    const std::uint16_t port = acceptor.local_endpoint(ec).port();
+    if (ec) return MakeError(ErrorCode::kIo, "local_endpoint " + where + ": " + ec.message());
+    return port;
+  }
+
+  void Run() {
+    for (tcp::acceptor& acceptor : acceptors_) Accept(acceptor);
+    ScheduleSweep();
+    thread_ = std::thread([this] { RunLoop(); });
+  }
+
+  void Join() {
+    ioc_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Accept(tcp::acceptor& acceptor) {
+    acceptor.async_accept(ioc_, [this, &acceptor](error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+      if (ec) {
+        // Typically EMFILE/ENFILE: back off instead of spinning on a failing accept.
+        spdlog::warn("proxy accept: {}", ec.message());
+        accept_retry_timer_.expires_after(kAcceptRetryDelay);
+        accept_retry_timer_.async_wait([this, &acceptor](error_code wait_ec) {
+          if (!wait_ec) Accept(acceptor);
+        });
+        return;
+      }
+      error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<ClientSession>(std::move(socket),
+                                      WorkerContext{shared_, ioc_, pool_, counters_})
+          ->Start();
+      Accept(acceptor);
+    });
+  }
+
+  void ScheduleSweep() {
+    sweep_timer_.expires_after(kPoolSweepInterval);
+    sweep_timer_.async_wait([this](error_code ec) {
+      if (ec) return;
+      pool_.Sweep();
+      ScheduleSweep();
+    });
+  }
+
+  void RunLoop() {
+    for (;;) {
+      try {
+        ioc_.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::error("proxy thread: unexpected exception: {}", e.what());
+      } catch (...) {
+        spdlog::error("proxy thread: unexpected exception");
+      }
+    }
+  }
+
+  const Shared& shared_;
+  WorkerCounters& counters_;
+  // Sessions live only in handlers queued on ioc_, so destroying ioc_ destroys them; their
+  // destructors touch shared_ and counters_ (which outlive ioc_) but never pool_, which holds
+  // sockets of ioc_ and therefore goes first.
+  asio::io_context ioc_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::deque<tcp::acceptor> acceptors_;  // stable addresses: handlers hold references
+  asio::steady_timer accept_retry_timer_;
+  asio::steady_timer sweep_timer_;
+  UpstreamPool pool_;
+  std::thread thread_;
+};
+
+class ProxyServerImpl final : public ProxyServer {
+ public:
+  ProxyServerImpl(ProxyOptions options, TrustedProxies trusted,
+                  scaling::GlobalLoadBalancer& balancer)
+      : shared_(std::move(options), std::move(trusted), balancer) {}
+  ~ProxyServerImpl() override { Stop(); }
+  ProxyServerImpl(const ProxyServerImpl&) = delete;
+  ProxyServerImpl& operator=(const ProxyServerImpl&) = delete;
+
+  [[nodiscard]] Status Listen() {
+    const ProxyOptions& options = shared_.options;
+    std::size_t threads = options.threads;
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    counters_.reserve(threads);
+    workers_.reserve(threads);
+    for (std::size_t i = 0; i < threads; ++i) {
+      counters_.push_back(std::make_unique<WorkerCounters>());
+      workers_.push_back(std::make_unique<Worker>(shared_, *counters_.back()));
+    }
+    for (const ListenerOptions& listener : options.listeners) {
+      error_code ec;
+      const asio::ip::address address = asio::ip::make_address(listener.host, ec);
+      if (ec) {
+        return InvalidArgument("listener '" + listener.name + "': host '" + listener.host +
+                               "' is not an IP address");
+      }
+      std::uint16_t port = listener.port;
+      for (auto& worker : workers_) {
+        const std::string where = listener.name + " " + listener.host + ":" + std::to_string(port);
+        auto bound = worker->Listen(tcp::endpoint(address, port), where);
+        if (!bound) return std::unexpected(bound.error());
+        port = *bound;  // port 0: the first worker picked one; the others join it
+      }
+      ports_.push_back(port);
+    }
+    return {};
+  }
+
+  void Run() {
+    for (auto& worker : workers_) worker->Run();
+  }
+
+  [[nodiscard]] std::uint16_t port(std::size_t listener_index) const override {
+    return listener_index < ports_.size() ? ports_[listener_index] : 0;
+  }
+
+  void Stop() override {
+    std::lock_guard lock(stop_mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    for (auto& worker : workers_) worker->Join();
+    // No worker thread runs now; destroying a worker closes its sockets and drops its sessions.
+    workers_.clear();
+  }
+
+  [[nodiscard]] ProxyStats stats() const override {
+    ProxyStats stats;
+    std::uint64_t closed = 0;
+    for (const auto& counters : counters_) {
+      const WorkerCounters& c = *counters;
+      stats.connections_accepted += Read(c.connections_accepted);
+      closed += Read(c.connections_closed);
+      stats.requests += Read(c.requests);
+      stats.responses_1xx += Read(c.responses[0]);
+      stats.responses_2xx += Read(c.responses[1]);
+      stats.responses_3xx += Read(c.responses[2]);
+      stats.responses_4xx += Read(c.responses[3]);
+      stats.responses_5xx += Read(c.responses[4]);
+      stats.retries += Read(c.retries);
+      stats.upstream_connects += Read(c.upstream_connects);
+      stats.upstream_connect_errors += Read(c.upstream_connect_errors);
+      stats.pool_reuses += Read(c.pool_reuses);
+      stats.stale_pooled += Read(c.stale_pooled);
+      stats.upstream_failures += Read(c.upstream_failures);
+      stats.incomplete_responses += Read(c.incomplete_responses);
+      stats.client_errors += Read(c.client_errors);
+      stats.status_502 += Read(c.status_502);
+      stats.status_503 += Read(c.status_503);
+      stats.status_504 += Read(c.status_504);
+    }
+    stats.connections_active =
+        stats.connections_accepted > closed ? stats.connections_accepted - closed : 0;
+    return stats;
+  }
+
+ private:
+  Shared shared_;
+  std::vector<std::unique_ptr<WorkerCounters>> counters_;  // outlive the workers
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::uint16_t> ports_;
+  std::mutex stop_mu_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+ProxyServer::~ProxyServer() = default;
+
+Result<std::unique_ptr<ProxyServer>> ProxyServer::Start(ProxyOptions options,
+                                                        scaling::GlobalLoadBalancer& balancer) {
+  if (options.listeners.empty()) return InvalidArgument("proxy needs at least one listener");
+  if (options.max_header_bytes == 0 || options.max_header_count == 0) {
+    return InvalidArgument("proxy header limits must be positive");
+  }
+  auto trusted = TrustedProxies::Parse(options.trusted_proxies);
+  if (!trusted) return std::unexpected(trusted.error());
+  try {
+    auto server =
+        std::make_unique<ProxyServerImpl>(std::move(options), std::move(*trusted), balancer);
+    if (Status listening = server->Listen(); !listening) {
+      return std::unexpected(listening.error());
+    }
+    server->Run();
+    return std::unique_ptr<ProxyServer>(std::move(server));
+  } catch (const std::exception& e) {
+    return MakeError(ErrorCode::kInternal, std::string("proxy start: ") + e.what());
+  }
+}
+
+std::vector<ProxyMetricSample> ProxyMetricSamples(const ProxyStats& s) {
+  constexpr std::string_view kResponses = "streamgate_proxy_responses_total";
+  constexpr std::string_view kResponsesHelp = "Responses sent to clients, by status class.";
+  constexpr std::string_view kErrors = "streamgate_proxy_errors_total";
+  constexpr std::string_view kErrorsHelp = "Error responses generated by the proxy, by status.";
+  return {
+      {"streamgate_proxy_connections_accepted_total", "Client connections accepted.", true, "",
+       "", s.connections_accepted},
+      {"streamgate_proxy_connections_active", "Client connections open now.", false, "", "",
+       s.connections_active},
+      {"streamgate_proxy_requests_total", "Client requests received.", true, "", "", s.requests},
+      {kResponses, kResponsesHelp, true, "class", "1xx", s.responses_1xx},
+      {kResponses, kResponsesHelp, true, "class", "2xx", s.responses_2xx},
+      {kResponses, kResponsesHelp, true, "class", "3xx", s.responses_3xx},
+      {kResponses, kResponsesHelp, true, "class", "4xx", s.responses_4xx},
+      {kResponses, kResponsesHelp, true, "class", "5xx", s.responses_5xx},
+      {kErrors, kErrorsHelp, true, "status", "502", s.status_502},
+      {kErrors, kErrorsHelp, true, "status", "503", s.status_503},
+      {kErrors, kErrorsHelp, true, "status", "504", s.status_504},
+      {"streamgate_proxy_client_errors_total", "Malformed or over-limit client requests.", true,
+       "", "", s.client_errors},
+      {"streamgate_proxy_retries_total", "Requests retried on another backend.", true, "", "",
+       s.retries},
+      {"streamgate_proxy_upstream_connects_total", "Upstream connections established.", true, "",
+       "", s.upstream_connects},
+      {"streamgate_proxy_upstream_connect_errors_total", "Upstream connections that failed.",
+       true, "", "", s.upstream_connect_errors},
+      {"streamgate_proxy_upstream_pool_reuses_total",
+       "Requests sent on a pooled upstream connection.", true, "", "", s.pool_reuses},
+      {"streamgate_proxy_upstream_stale_total",
+       "Pooled upstream connections found closed by the backend.", true, "", "", s.stale_pooled},
+      {"streamgate_proxy_upstream_failures_total",
+       "Upstream attempts that failed (connect, reset, timeout).", true, "", "",
+       s.upstream_failures},
+      {"streamgate_proxy_incomplete_responses_total",
+       "Responses cut because the upstream failed mid-body.", true, "", "",
+       s.incomplete_responses},
+  };
+}
+
+}  // namespace streamgate::proxy

@@ -1,0 +1,110 @@
+// HTTP/1.1 reverse proxy: the data plane in front of the GlobalLoadBalancer.
+//
+// Threads: one io_context per thread, each with its own SO_REUSEPORT acceptor per listener and
+// its own pool of kept-alive upstream connections, so the request path takes no lock (the
+// balancer's Pick is lock-free). Bodies stream through a fixed per-connection buffer in both
+// directions; nothing is held whole in memory.
+//
+// Per request: Pick a backend (client address, hash key = path), IncrementConnections, forward,
+// DecrementConnections, RecordRequest(latency, success). Connect errors, resets and timeouts
+// are failures and feed the balancer's outlier detection. Requests are retried on another
+// backend (PickOther) when nothing reached the client yet and replaying is safe; see
+// proxy_server.cpp for the exact rules.
+//
+// Errors the proxy answers itself: 400 malformed, 431 header limits, 502 upstream failed, 503 no
+// backend, 504 upstream timeout; all close the client connection. A request header that does not
+// arrive within request_header_timeout, and an idle keep-alive connection, are closed silently.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "streamgate/common/error.hpp"
+#include "streamgate/scaling/load_balancer.hpp"
+
+namespace streamgate::proxy {
+
+struct ListenerOptions {
+  std::string name = "public";
+  std::string host = "127.0.0.1";  // an IP address
+  std::uint16_t port = 0;          // 0 picks a free port; see ProxyServer::port()
+};
+
+struct ProxyOptions {
+  std::vector<ListenerOptions> listeners;  // at least one
+  std::size_t threads = 0;                 // 0: std::thread::hardware_concurrency()
+  std::chrono::milliseconds connect_timeout{2'000};
+  std::chrono::milliseconds request_header_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{60'000};      // client keep-alive idle
+  std::chrono::milliseconds upstream_timeout{30'000};  // upstream response header / body reads
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_header_count = 100;
+  std::uint32_t retries = 1;  // extra attempts on another backend for idempotent requests
+  bool fail_on_5xx = false;   // count upstream 5xx as failures for outlier detection
+  std::size_t max_idle_upstream_per_backend = 64;  // per thread
+  std::vector<std::string> trusted_proxies;        // CIDRs/IPs whose X-Forwarded-For is believed
+};
+
+// Counters since Start (gauges say so). Summed over threads when read.
+struct ProxyStats {
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t connections_active = 0;  // gauge: client connections open now
+  std::uint64_t requests = 0;            // client requests whose header was read
+  std::uint64_t responses_1xx = 0;       // responses sent to clients, by status class
+  std::uint64_t responses_2xx = 0;
+  std::uint64_t responses_3xx = 0;
+  std::uint64_t responses_4xx = 0;
+  std::uint64_t responses_5xx = 0;
+  std::uint64_t retries = 0;                  // attempts on another backend
+  std::uint64_t upstream_connects = 0;        // new upstream connections established
+  std::uint64_t upstream_connect_errors = 0;  // refused, unreachable or timed out
+  std::uint64_t pool_reuses = 0;              // requests sent on a pooled upstream connection
+  std::uint64_t stale_pooled = 0;             // pooled connections found closed by the backend
+  std::uint64_t upstream_failures = 0;        // attempts that failed (connect, reset, timeout)
+  std::uint64_t incomplete_responses = 0;     // upstream died mid-body; client connection cut
+  std::uint64_t client_errors = 0;            // 400/408/431 answered by the proxy
+  std::uint64_t status_502 = 0;               // answered by the proxy
+  std::uint64_t status_503 = 0;
+  std::uint64_t status_504 = 0;
+};
+
+// One Prometheus sample of ProxyStats, for the /metrics writer (kept free of the metrics lib).
+struct ProxyMetricSample {
+  std::string_view family;  // e.g. "streamgate_proxy_responses_total"
+  std::string_view help;
+  bool counter = true;           // false: gauge
+  std::string_view label_name;   // "" when the family has no label
+  std::string_view label_value;  // e.g. "2xx"
+  std::uint64_t value = 0;
+};
+
+// Every sample, families grouped and in a stable order; the views point at static text.
+[[nodiscard]] std::vector<ProxyMetricSample> ProxyMetricSamples(const ProxyStats& stats);
+
+class ProxyServer {
+ public:
+  // Binds every listener on every thread and starts serving. `balancer` must outlive the
+  // server. Errors: invalid options (no listener, bad host or trusted proxy), bind failures.
+  [[nodiscard]] static Result<std::unique_ptr<ProxyServer>> Start(
+      ProxyOptions options, scaling::GlobalLoadBalancer& balancer);
+  virtual ~ProxyServer();
+  ProxyServer(const ProxyServer&) = delete;
+  ProxyServer& operator=(const ProxyServer&) = delete;
+
+  // The bound port of listener `listener_index` (0 when out of range).
+  [[nodiscard]] virtual std::uint16_t port(std::size_t listener_index = 0) const = 0;
+  // Stops accepting, closes every client and upstream connection and joins the threads.
+  // Idempotent; the destructor calls it.
+  virtual void Stop() = 0;
+  [[nodiscard]] virtual ProxyStats stats() const = 0;
+
+ protected:
+  ProxyServer() = default;
+};
+
+}  // namespace streamgate::proxy
