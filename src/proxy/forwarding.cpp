@@ -12,7 +12,9 @@ namespace {
 
 [[nodiscard]] bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return std::ranges::equal(a, b, [](char x, char y) {
-    const auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; };
+    const auto lower = [](char c) {
+      return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    };
     return lower(x) == lower(y);
   });
 }
@@ -78,7 +80,9 @@ Result<TrustedProxies> TrustedProxies::Parse(const std::vector<std::string>& ent
     if (!ParsePlain(text.substr(0, slash), range.bytes)) {
       return InvalidArgument("trusted proxy '" + entry + "' is not an IP address or CIDR");
     }
-    const bool v4 = IsV4Mapped(range.bytes) && text.substr(0, slash).find(':') == std::string_view::npos;
+    // Written as IPv4 ("10.0.0.0/8"): the prefix counts IPv4 bits.
+    const bool v4 =
+        IsV4Mapped(range.bytes) && text.substr(0, slash).find(':') == std::string_view::npos;
     const unsigned max_bits = v4 ? 32 : 128;
     unsigned bits = max_bits;
     if (slash != std::string_view::npos) {
@@ -112,8 +116,7 @@ bool TrustedProxies::Contains(std::string_view address) const {
   return false;
 }
 
-std::string ForwardedForValue(std::string_view received, std::string_view peer,
-                              bool peer_trusted) {
+std::string ForwardedForValue(std::string_view received, std::string_view peer, bool peer_trusted) {
   received = TrimOws(received);
   if (!peer_trusted || received.empty()) return std::string(peer);
   std::string value;
@@ -143,10 +146,15 @@ std::string_view RoutingClientAddress(std::string_view peer, std::string_view fo
 }
 
 bool IsHopByHopHeader(std::string_view name) {
-  static constexpr std::string_view kNames[] = {
-      "connection",         "keep-alive", "proxy-authenticate", "proxy-authorization",
-      "proxy-connection",   "te",         "trailer",            "transfer-encoding",
-      "upgrade"};
+  static constexpr std::string_view kNames[] = {"connection",
+                                                "keep-alive",
+                                                "proxy-authenticate",
+                                                "proxy-authorization",
+                                                "proxy-connection",
+                                                "te",
+                                                "trailer",
+                                                "transfer-encoding",
+                                                "upgrade"};
   for (const std::string_view hop : kNames) {
     if (EqualsIgnoreCase(name, hop)) return true;
   }

@@ -50,8 +50,10 @@ TEST(RegionManagerConcurrencyTest, ReadsWritesAndSweepsInParallel) {
   });
   for (int t = 0; t < 2; ++t) {
     threads.emplace_back([&, t] {
+      // At least 500 rounds each: on a loaded machine the sweeper may finish before a reader
+      // is first scheduled.
       int i = 0;
-      while (!stop) {
+      while (!stop || i < 500) {
         const std::string id = "r" + std::to_string((i++ + t) % kRegions);
         ASSERT_TRUE(manager.RecordRequest(id, milliseconds(2), i % 7 != 0));
         (void)manager.GetActiveRegions();
