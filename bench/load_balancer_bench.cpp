@@ -117,12 +117,12 @@ void BM_PickGeoRealDatabase(benchmark::State& state) {
     state.SkipWithError(("no geo database: " + locator.error().ToString()).c_str());
     return;
   }
-  auto lb = MakeBalancer(LoadBalancingStrategy::kGeoLocation, static_cast<int>(state.range(0)),
-                         *locator);
+  auto lb =
+      MakeBalancer(LoadBalancingStrategy::kGeoLocation, static_cast<int>(state.range(0)), *locator);
   // US, GB, JP, BR, DE, IN, AU, and an unroutable address (round-robin fallback).
   constexpr std::array<const char*, 8> kRealClients = {
-      "8.8.8.8", "81.2.69.142", "202.12.27.33", "200.160.2.3",
-      "85.214.132.117", "49.44.128.1", "1.128.0.1", "10.1.2.3"};
+      "8.8.8.8",        "81.2.69.142", "202.12.27.33", "200.160.2.3",
+      "85.214.132.117", "49.44.128.1", "1.128.0.1",    "10.1.2.3"};
   std::size_t i = 0;
   for (auto _ : state) {
     RequestContext ctx;

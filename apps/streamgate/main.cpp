@@ -1,9 +1,9 @@
 // streamgate: the gateway daemon and its operator commands. Wiring only; behaviour lives in
 // the libraries under src/.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <optional>

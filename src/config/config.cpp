@@ -429,10 +429,8 @@ constexpr Field<RegionEntry> kRegionFields[] = {
        }
        out.region.continents = std::move(*codes);
      }},
-    {"latitude",
-     [](Parser& p, const Value& v, RegionEntry& out) {
-       Assign(p.Double(v, -90.0, 90.0), out.region.latitude);
-     }},
+    {"latitude", [](Parser& p, const Value& v,
+                    RegionEntry& out) { Assign(p.Double(v, -90.0, 90.0), out.region.latitude); }},
     {"longitude",
      [](Parser& p, const Value& v, RegionEntry& out) {
        Assign(p.Double(v, -180.0, 180.0), out.region.longitude);
@@ -501,8 +499,8 @@ std::vector<T> ParseList(Parser& parser, const Value& value, std::span<const Fie
   std::vector<T> entries;
   if (value.node.IsNull()) return entries;
   if (!value.node.IsSequence()) {
-    parser.Report(value, fmt::format("expected a sequence of {}, got {}", what,
-                                     Describe(value.node)));
+    parser.Report(value,
+                  fmt::format("expected a sequence of {}, got {}", what, Describe(value.node)));
     return entries;
   }
   std::size_t index = 0;
@@ -534,8 +532,8 @@ void CheckUnique(Parser& parser, std::map<std::string, int>& first_line, const s
   if (key.empty()) return;
   auto [first, inserted] = first_line.emplace(key, line);
   if (!inserted) {
-    parser.Report(line, fmt::format("{}: duplicate {} '{}' (first defined at line {})", path,
-                                    what, key, first->second));
+    parser.Report(line, fmt::format("{}: duplicate {} '{}' (first defined at line {})", path, what,
+                                    key, first->second));
   }
 }
 
@@ -588,8 +586,8 @@ constexpr Field<BackendConfig> kBackendFields[] = {
        if (address->empty()) return p.Report(v, "must not be empty");
        out.address = std::move(*address);
      }},
-    {"port",
-     [](Parser& p, const Value& v, BackendConfig& out) { Assign(p.Integer(v, 1, 65535), out.port); }},
+    {"port", [](Parser& p, const Value& v,
+                BackendConfig& out) { Assign(p.Integer(v, 1, 65535), out.port); }},
     {"region", [](Parser& p, const Value& v, BackendConfig& out) { ParseId(p, v, out.region); }},
     {"weight", [](Parser& p, const Value& v,
                   BackendConfig& out) { Assign(p.Integer(v, 1, 10000), out.weight); }},
@@ -668,10 +666,8 @@ constexpr Field<LoadBalancerConfig> kLoadBalancerFields[] = {
      [](Parser& p, const Value& v, LoadBalancerConfig& out) {
        Assign(p.Double(v, 0.0, 1.0), out.panic_threshold);
      }},
-    {"geoip_database",
-     [](Parser& p, const Value& v, LoadBalancerConfig& out) {
-       Assign(p.String(v), out.geoip_database);
-     }},
+    {"geoip_database", [](Parser& p, const Value& v,
+                          LoadBalancerConfig& out) { Assign(p.String(v), out.geoip_database); }},
     {"trusted_proxies",
      [](Parser& p, const Value& v, LoadBalancerConfig& out) {
        std::optional<std::vector<std::string>> list = p.StringList(v);
@@ -720,8 +716,10 @@ constexpr Field<ProxyConfig> kProxyFields[] = {
        }
        out.max_header_bytes = *size;
      }},
-    {"max_header_count", [](Parser& p, const Value& v,
-                            ProxyConfig& out) { Assign(p.Integer(v, 1, 1000), out.max_header_count); }},
+    {"max_header_count",
+     [](Parser& p, const Value& v, ProxyConfig& out) {
+       Assign(p.Integer(v, 1, 1000), out.max_header_count);
+     }},
 };
 
 void ParseProxy(Parser& parser, const Value& value, Config& config) {
@@ -736,8 +734,8 @@ void CheckReferences(Parser& parser, const Config& config) {
     const bool known = std::ranges::any_of(
         config.regions, [&](const RegionConfig& r) { return r.id == backend.region; });
     if (!known) {
-      parser.Report(backend.line, fmt::format("backend '{}': unknown region '{}'", backend.id,
-                                              backend.region));
+      parser.Report(backend.line,
+                    fmt::format("backend '{}': unknown region '{}'", backend.id, backend.region));
     }
   }
 }
@@ -746,12 +744,9 @@ void CheckReferences(Parser& parser, const Config& config) {
 
 // Adding a section (listeners, backends, ...) is one Parse function and one row here.
 constexpr Field<Config> kTopLevelFields[] = {
-    {"admin", ParseAdmin},
-    {"health_check", ParseHealthCheck},
-    {"regions", ParseRegions},
-    {"listeners", ParseListeners},
-    {"backends", ParseBackends},
-    {"load_balancer", ParseLoadBalancer},
+    {"admin", ParseAdmin},       {"health_check", ParseHealthCheck},
+    {"regions", ParseRegions},   {"listeners", ParseListeners},
+    {"backends", ParseBackends}, {"load_balancer", ParseLoadBalancer},
     {"proxy", ParseProxy},
 };
 

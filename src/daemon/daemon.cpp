@@ -163,8 +163,8 @@ class DaemonImpl final : public Daemon {
     if (!config.load_balancer.geoip_database.empty()) {
       auto geo = geo::OpenMaxMindDatabase(config.load_balancer.geoip_database);
       if (!geo) {
-        return MakeError(geo.error().code(), fmt::format("load_balancer.geoip_database: {}",
-                                                         geo.error().message()));
+        return MakeError(geo.error().code(),
+                         fmt::format("load_balancer.geoip_database: {}", geo.error().message()));
       }
       deps.geo = std::move(*geo);
     }

@@ -15,10 +15,10 @@ namespace streamgate::net {
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpRequest {
-  std::string method;          // "GET", "POST", ...
-  std::string target;          // as sent: "/api/v1/regions?x=1"
-  std::string path;            // target without the query: "/api/v1/regions"
-  std::string query;           // after '?', "" when none
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // as sent: "/api/v1/regions?x=1"
+  std::string path;    // target without the query: "/api/v1/regions"
+  std::string query;   // after '?', "" when none
   HeaderList headers;
   std::string body;
   std::string remote_address;  // peer IP

@@ -7,8 +7,8 @@ HealthCounters ApplyProbe(HealthCounters counters, bool ok, std::chrono::microse
   if (ok) {
     ++counters.consecutive_successes;
     counters.consecutive_failures = 0;
-    const HealthStatus up = latency > thresholds.degraded_latency ? HealthStatus::kDegraded
-                                                                  : HealthStatus::kHealthy;
+    const HealthStatus up =
+        latency > thresholds.degraded_latency ? HealthStatus::kDegraded : HealthStatus::kHealthy;
     // An unhealthy target must prove itself `rise` times before it takes traffic again.
     if (counters.status != HealthStatus::kUnhealthy ||
         counters.consecutive_successes >= thresholds.rise) {

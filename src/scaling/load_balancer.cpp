@@ -31,9 +31,9 @@ constexpr std::size_t kMaxIdLength = 128;
 constexpr std::uint32_t kMaxWeight = 10'000;
 
 // Prometheus-style upper bounds in microseconds; the last bucket (+Inf) is implicit.
-constexpr std::array<std::int64_t, 12> kBucketBounds = {
-    1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 250'000, 500'000, 1'000'000,
-    2'500'000, 5'000'000};
+constexpr std::array<std::int64_t, 12> kBucketBounds = {1'000,   2'500,     5'000,     10'000,
+                                                        25'000,  50'000,    100'000,   250'000,
+                                                        500'000, 1'000'000, 2'500'000, 5'000'000};
 constexpr std::size_t kBucketCount = kBucketBounds.size() + 1;
 
 std::size_t BucketFor(std::int64_t latency_us) {
@@ -93,11 +93,16 @@ const std::string& BackendHandle::region() const { return entry->config.region; 
 
 std::string_view ToString(LoadBalancingStrategy strategy) {
   switch (strategy) {
-    case LoadBalancingStrategy::kRoundRobin: return "round_robin";
-    case LoadBalancingStrategy::kLeastConnections: return "least_conn";
-    case LoadBalancingStrategy::kLatencyBased: return "latency_based";
-    case LoadBalancingStrategy::kGeoLocation: return "geo_location";
-    case LoadBalancingStrategy::kConsistentHash: return "consistent_hash";
+    case LoadBalancingStrategy::kRoundRobin:
+      return "round_robin";
+    case LoadBalancingStrategy::kLeastConnections:
+      return "least_conn";
+    case LoadBalancingStrategy::kLatencyBased:
+      return "latency_based";
+    case LoadBalancingStrategy::kGeoLocation:
+      return "geo_location";
+    case LoadBalancingStrategy::kConsistentHash:
+      return "consistent_hash";
   }
   return "round_robin";
 }
@@ -242,9 +247,9 @@ void ValidateOptions(const LoadBalancerOptions& o) {
     }
     for (const auto& c : r.continents) {
       if (!lb::ContinentIndex(c)) {
-        throw std::invalid_argument(fmt::format(
-            "geo region '{}': unknown continent '{}' (AF, AN, AS, EU, NA, OC, SA)", r.region_id,
-            c));
+        throw std::invalid_argument(
+            fmt::format("geo region '{}': unknown continent '{}' (AF, AN, AS, EU, NA, OC, SA)",
+                        r.region_id, c));
       }
     }
   }
@@ -348,9 +353,10 @@ struct GlobalLoadBalancer::State {
     if (panic != in_panic.load(std::memory_order_relaxed) &&
         in_panic.exchange(panic, std::memory_order_relaxed) != panic) {
       if (panic) {
-        spdlog::warn("load balancer entering panic mode: {} of {} active backends available "
-                     "(threshold {}); spreading over all active backends",
-                     available, active, options.panic_threshold);
+        spdlog::warn(
+            "load balancer entering panic mode: {} of {} active backends available "
+            "(threshold {}); spreading over all active backends",
+            available, active, options.panic_threshold);
       } else {
         spdlog::info("load balancer leaving panic mode: {} of {} active backends available",
                      available, active);
@@ -411,8 +417,8 @@ struct GlobalLoadBalancer::State {
     for (const GeoRegion& r : options.geo_regions) {
       const auto g = static_cast<std::uint16_t>(s.geo_groups.size());
       group_of.emplace(r.region_id, g);
-      s.geo_groups.push_back(GeoGroup{r.region_id, true, lb::ToUnitVector(r.latitude, r.longitude),
-                                      {}});
+      s.geo_groups.push_back(
+          GeoGroup{r.region_id, true, lb::ToUnitVector(r.latitude, r.longitude), {}});
       for (const auto& c : r.countries) s.by_country[*lb::CountryIndex(c)].push_back(g);
       for (const auto& c : r.continents) s.by_continent[*lb::ContinentIndex(c)].push_back(g);
     }
@@ -700,10 +706,14 @@ struct GlobalLoadBalancer::State {
     switch (s.strategy) {
       case LoadBalancingStrategy::kRoundRobin:
         return PickScheduled(s.active, s.schedule, rr_cursor, usable);
-      case LoadBalancingStrategy::kLeastConnections: return PickLeastConn(tc, s, usable);
-      case LoadBalancingStrategy::kLatencyBased: return PickLatency(tc, s, usable);
-      case LoadBalancingStrategy::kGeoLocation: return PickGeo(s, ctx, usable);
-      case LoadBalancingStrategy::kConsistentHash: return PickHash(s, ctx, usable);
+      case LoadBalancingStrategy::kLeastConnections:
+        return PickLeastConn(tc, s, usable);
+      case LoadBalancingStrategy::kLatencyBased:
+        return PickLatency(tc, s, usable);
+      case LoadBalancingStrategy::kGeoLocation:
+        return PickGeo(s, ctx, usable);
+      case LoadBalancingStrategy::kConsistentHash:
+        return PickHash(s, ctx, usable);
     }
     return nullptr;
   }
@@ -763,8 +773,7 @@ struct GlobalLoadBalancer::State {
     const std::int64_t now = NowNs();
     const std::int64_t prev = e.ewma_stamp_ns.exchange(now, std::memory_order_relaxed);
     const double dt = prev == 0 ? 0.0 : static_cast<double>(std::max<std::int64_t>(now - prev, 0));
-    const double tau =
-        static_cast<double>(std::chrono::nanoseconds(options.ewma_decay).count());
+    const double tau = static_cast<double>(std::chrono::nanoseconds(options.ewma_decay).count());
     const double keep = std::exp(-dt / tau);
     double old = e.ewma_us.load(std::memory_order_relaxed);
     double next = 0.0;
@@ -831,8 +840,8 @@ Status GlobalLoadBalancer::RegisterBackends(std::vector<Backend> backends) {
     target.scheme = b.use_tcp_check ? EndpointScheme::kTcp : EndpointScheme::kHttp;
     target.host = b.address;
     target.port = b.port;
-    if (!b.use_tcp_check) target.path = b.health_path.empty() ? s.options.health_check.path
-                                                              : b.health_path;
+    if (!b.use_tcp_check)
+      target.path = b.health_path.empty() ? s.options.health_check.path : b.health_path;
     const bool active = b.active;
     // Only caller-set fields are kept; status fields are the balancer's.
     b.active = true;
@@ -1006,9 +1015,8 @@ Result<HealthCheckReport> GlobalLoadBalancer::PerformHealthCheck() {
   // Probes run without `mu`: reads and the data plane never wait on the network.
   std::vector<ProbeResult> results = s.prober->ProbeAll(targets, probe_options);
   if (results.size() != targets.size()) {
-    return MakeError(ErrorCode::kInternal,
-                     fmt::format("prober returned {} results for {} targets", results.size(),
-                                 targets.size()));
+    return MakeError(ErrorCode::kInternal, fmt::format("prober returned {} results for {} targets",
+                                                       results.size(), targets.size()));
   }
   HealthCheckReport report;
   report.probed = targets.size();
@@ -1043,8 +1051,7 @@ Result<HealthCheckReport> GlobalLoadBalancer::PerformHealthCheck() {
                                                          e.health.consecutive_failures)));
       }
     }
-    report.duration =
-        std::chrono::duration_cast<microseconds>(s.clock->Now() - started);
+    report.duration = std::chrono::duration_cast<microseconds>(s.clock->Now() - started);
   }
   for (const auto& line : changes) spdlog::info("{}", line);
   s.CheckPanic();  // log entering/leaving panic promptly, not at the next pick

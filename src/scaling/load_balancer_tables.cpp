@@ -83,8 +83,8 @@ std::vector<std::uint32_t> BuildSmoothSchedule(std::span<const std::uint32_t> we
     const double scale = static_cast<double>(kMaxScheduleLength) / static_cast<double>(total);
     total = 0;
     for (auto& x : w) {
-      x = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::llround(
-                                         static_cast<double>(x) * scale)));
+      x = std::max<std::uint64_t>(
+          1, static_cast<std::uint64_t>(std::llround(static_cast<double>(x) * scale)));
       total += x;
     }
   }

@@ -16,18 +16,24 @@ namespace streamgate::scaling {
 
 std::string_view ToString(HealthStatus status) {
   switch (status) {
-    case HealthStatus::kUnknown: return "unknown";
-    case HealthStatus::kHealthy: return "healthy";
-    case HealthStatus::kDegraded: return "degraded";
-    case HealthStatus::kUnhealthy: return "unhealthy";
+    case HealthStatus::kUnknown:
+      return "unknown";
+    case HealthStatus::kHealthy:
+      return "healthy";
+    case HealthStatus::kDegraded:
+      return "degraded";
+    case HealthStatus::kUnhealthy:
+      return "unhealthy";
   }
   return "unknown";
 }
 
 Status ValidateHealthCheckOptions(const HealthCheckOptions& options) {
   using std::chrono::milliseconds;
-  if (options.interval <= milliseconds(0)) return InvalidArgument("health check interval must be > 0");
-  if (options.timeout <= milliseconds(0)) return InvalidArgument("health check timeout must be > 0");
+  if (options.interval <= milliseconds(0))
+    return InvalidArgument("health check interval must be > 0");
+  if (options.timeout <= milliseconds(0))
+    return InvalidArgument("health check timeout must be > 0");
   if (options.degraded_latency <= milliseconds(0)) {
     return InvalidArgument("degraded_latency must be > 0");
   }
@@ -44,7 +50,10 @@ namespace {
 
 struct RegionState {
   RegionState(Region r, Endpoint e, std::size_t window)
-      : region(std::move(r)), endpoint(std::move(e)), probe_latency(window), request_latency(window) {}
+      : region(std::move(r)),
+        endpoint(std::move(e)),
+        probe_latency(window),
+        request_latency(window) {}
 
   Region region;  // caller-set fields only; the rest is filled on read
   Endpoint endpoint;
@@ -83,10 +92,14 @@ Status ValidateRegionId(std::string_view id) {
 // Lower is better: healthy before degraded before never-probed; unhealthy is never chosen.
 int StatusRank(HealthStatus status) {
   switch (status) {
-    case HealthStatus::kHealthy: return 0;
-    case HealthStatus::kDegraded: return 1;
-    case HealthStatus::kUnknown: return 2;
-    case HealthStatus::kUnhealthy: return 3;
+    case HealthStatus::kHealthy:
+      return 0;
+    case HealthStatus::kDegraded:
+      return 1;
+    case HealthStatus::kUnknown:
+      return 2;
+    case HealthStatus::kUnhealthy:
+      return 3;
   }
   return 3;
 }
@@ -169,8 +182,8 @@ struct MultiRegionManager::State {
   RegionState* BestCandidate() const {
     RegionState* best = nullptr;
     auto key = [](const RegionState& s) {
-      return std::make_tuple(StatusRank(s.health.status), s.probe_latency.Mean(),
-                             s.region.priority, std::string_view(s.region.id));
+      return std::make_tuple(StatusRank(s.health.status), s.probe_latency.Mean(), s.region.priority,
+                             std::string_view(s.region.id));
     };
     for (const auto& s : regions) {
       if (!s->region.active || s->health.status == HealthStatus::kUnhealthy) continue;
@@ -247,8 +260,8 @@ void Emit(std::mutex& listener_mu, const std::function<void(const RegionEvent&)>
           const std::vector<RegionEvent>& events) {
   for (const RegionEvent& e : events) {
     if (e.kind == RegionEvent::Kind::kPrimaryChanged) {
-      spdlog::warn("primary region changed from '{}' to '{}': {}", e.previous_primary,
-                   e.region_id, e.reason);
+      spdlog::warn("primary region changed from '{}' to '{}': {}", e.previous_primary, e.region_id,
+                   e.reason);
     } else {
       spdlog::info("region '{}' is now {} (was {}): {}", e.region_id, ToString(e.to),
                    ToString(e.from), e.reason);
@@ -419,8 +432,8 @@ MultiRegionStats MultiRegionManager::GetStats() const {
   std::shared_lock lock(state_->mu);
   MultiRegionStats stats;
   stats.regions = state_->regions.size();
-  stats.active_regions = static_cast<std::size_t>(std::ranges::count_if(
-      state_->regions, [](const auto& s) { return s->region.active; }));
+  stats.active_regions = static_cast<std::size_t>(
+      std::ranges::count_if(state_->regions, [](const auto& s) { return s->region.active; }));
   stats.health_check_sweeps = state_->sweeps;
   stats.failovers = state_->failovers;
   stats.primary_changes = state_->primary_changes;
@@ -456,9 +469,8 @@ Result<HealthCheckReport> MultiRegionManager::PerformHealthCheck() {
   // The probes run without the lock so reads and the data plane never wait on the network.
   std::vector<ProbeResult> results = prober_->ProbeAll(targets, probe_options);
   if (results.size() != targets.size()) {
-    return MakeError(ErrorCode::kInternal,
-                     fmt::format("prober returned {} results for {} targets", results.size(),
-                                 targets.size()));
+    return MakeError(ErrorCode::kInternal, fmt::format("prober returned {} results for {} targets",
+                                                       results.size(), targets.size()));
   }
 
   HealthCheckReport report;
@@ -492,9 +504,9 @@ Result<HealthCheckReport> MultiRegionManager::PerformHealthCheck() {
         e.region_id = s->region.id;
         e.from = before;
         e.to = s->health.status;
-        e.reason = r.ok ? fmt::format("{} in {}us", r.detail, r.latency.count())
-                        : fmt::format("{} ({} failed in a row)", r.detail,
-                                      s->health.consecutive_failures);
+        e.reason =
+            r.ok ? fmt::format("{} in {}us", r.detail, r.latency.count())
+                 : fmt::format("{} ({} failed in a row)", r.detail, s->health.consecutive_failures);
         events.push_back(std::move(e));
       }
     }
@@ -502,8 +514,7 @@ Result<HealthCheckReport> MultiRegionManager::PerformHealthCheck() {
     state_->ReconsiderPrimary(options_.failback, events);
     if (state_->primary_id != primary_before) report.new_primary = state_->primary_id;
     ++state_->sweeps;
-    report.duration =
-        std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - started);
+    report.duration = std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - started);
     state_->last_sweep_duration = report.duration;
   }
   Emit(state_->listener_mu, state_->listener, events);
@@ -517,8 +528,8 @@ std::size_t MultiRegionManager::GetRegionCount() const {
 
 std::size_t MultiRegionManager::GetActiveRegionCount() const {
   std::shared_lock lock(state_->mu);
-  return static_cast<std::size_t>(std::ranges::count_if(
-      state_->regions, [](const auto& s) { return s->region.active; }));
+  return static_cast<std::size_t>(
+      std::ranges::count_if(state_->regions, [](const auto& s) { return s->region.active; }));
 }
 
 void MultiRegionManager::SetEventListener(std::function<void(const RegionEvent&)> listener) {

@@ -1,11 +1,11 @@
 // The daemon end to end: real origins on loopback, the network prober, the real clock, the admin
 // API over HTTP. Waits are on manager events with deadlines, never on fixed sleeps.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 #include "daemon/daemon.hpp"
 #include "net/demo_origin.hpp"
@@ -65,9 +65,7 @@ class DaemonTest : public ::testing::Test {
   template <typename Pred>
   bool WaitForEvent(Pred pred, std::chrono::milliseconds deadline) {
     std::unique_lock lock(mu_);
-    return changed_.wait_for(lock, deadline, [&] {
-      return std::ranges::any_of(events_, pred);
-    });
+    return changed_.wait_for(lock, deadline, [&] { return std::ranges::any_of(events_, pred); });
   }
 
   bool WaitForStatus(const std::string& id, scaling::HealthStatus status,

@@ -38,8 +38,7 @@ Backend MakeBackend(std::string id, std::uint16_t port, std::string region = "r1
 }
 
 GeoRegion Geo(std::string id, std::vector<std::string> countries = {},
-              std::vector<std::string> continents = {}, double latitude = 0,
-              double longitude = 0) {
+              std::vector<std::string> continents = {}, double latitude = 0, double longitude = 0) {
   GeoRegion r;
   r.region_id = std::move(id);
   r.countries = std::move(countries);
@@ -111,8 +110,8 @@ class LoadBalancerTest : public ::testing::Test {
 
   void AddBackends(int n, std::string region = "r1") {
     for (int i = 0; i < n; ++i) {
-      ASSERT_TRUE(lb_->RegisterBackend(MakeBackend(
-          "b" + std::to_string(i), static_cast<std::uint16_t>(9000 + i), region)));
+      ASSERT_TRUE(lb_->RegisterBackend(
+          MakeBackend("b" + std::to_string(i), static_cast<std::uint16_t>(9000 + i), region)));
     }
   }
 
@@ -169,15 +168,11 @@ TEST_F(LoadBalancerTest, ConstructorRejectsInvalidOptions) {
   expect_throw([](auto& o) { o.panic_threshold = -0.1; });
   expect_throw([](auto& o) { o.ewma_decay = milliseconds(0); });
   expect_throw([](auto& o) { o.geo_regions = {Geo("")}; });
-  expect_throw([](auto& o) {
-    o.geo_regions = {Geo("a"), Geo("a")};
-  });
+  expect_throw([](auto& o) { o.geo_regions = {Geo("a"), Geo("a")}; });
   expect_throw([](auto& o) { o.geo_regions = {Geo("a", {}, {}, 91)}; });
   expect_throw([](auto& o) { o.geo_regions = {Geo("a", {"ie"})}; });
-  expect_throw(
-      [](auto& o) { o.geo_regions = {Geo("a", {}, {"XX"})}; });
-  EXPECT_NO_THROW(GlobalLoadBalancer(LoadBalancingStrategy::kRoundRobin, options_,
-                                     Deps(prober_)));
+  expect_throw([](auto& o) { o.geo_regions = {Geo("a", {}, {"XX"})}; });
+  EXPECT_NO_THROW(GlobalLoadBalancer(LoadBalancingStrategy::kRoundRobin, options_, Deps(prober_)));
 }
 
 TEST_F(LoadBalancerTest, SpecConstructorUsesDefaults) {
@@ -198,7 +193,7 @@ TEST_F(LoadBalancerTest, RegisterValidatesBackends) {
   b.id = "";
   rejects(b, ErrorCode::kInvalidArgument);
   const std::vector<std::string> bad_ids = {"a/b", "a b", "a\tb", std::string("a\x01") + "b",
-                                           std::string(129, 'x')};
+                                            std::string(129, 'x')};
   for (const std::string& id : bad_ids) {
     b = MakeBackend(id, 9000);
     rejects(b, ErrorCode::kInvalidArgument);
@@ -558,17 +553,17 @@ class LoadBalancerGeoTest : public LoadBalancerTest {
  protected:
   LoadBalancerGeoTest() {
     options_.geo_regions = {
-        Geo("eu-west", {"IE", "GB"}, {"EU"}, 53.35, -6.26),     // Dublin
-        Geo("eu-central", {"DE"}, {}, 50.11, 8.68),             // Frankfurt
-        Geo("us-east", {"US"}, {"NA"}, 38.9, -77.0),            // Washington
-        Geo("ap-south", {"IN"}, {"AS"}, 19.07, 72.88),          // Mumbai
+        Geo("eu-west", {"IE", "GB"}, {"EU"}, 53.35, -6.26),  // Dublin
+        Geo("eu-central", {"DE"}, {}, 50.11, 8.68),          // Frankfurt
+        Geo("us-east", {"US"}, {"NA"}, 38.9, -77.0),         // Washington
+        Geo("ap-south", {"IN"}, {"AS"}, 19.07, 72.88),       // Mumbai
     };
     geo_->Set("1.1.1.1", "IE", "EU", 53.3, -6.2);
-    geo_->Set("2.2.2.2", "FR", "EU", 48.85, 2.35);      // no country match -> continent EU
-    geo_->Set("3.3.3.3", "BR", "SA", -23.5, -46.6);     // no match -> nearest: us-east
-    geo_->Set("4.4.4.4", "JP", "XX", 35.7, 139.7);      // nearest: ap-south
-    geo_->Set("5.5.5.5", "DE", "EU");                   // country match, no coordinates
-    geo_->Set("6.6.6.6", "ZZ", "XX");                   // nothing known: round-robin
+    geo_->Set("2.2.2.2", "FR", "EU", 48.85, 2.35);   // no country match -> continent EU
+    geo_->Set("3.3.3.3", "BR", "SA", -23.5, -46.6);  // no match -> nearest: us-east
+    geo_->Set("4.4.4.4", "JP", "XX", 35.7, 139.7);   // nearest: ap-south
+    geo_->Set("5.5.5.5", "DE", "EU");                // country match, no coordinates
+    geo_->Set("6.6.6.6", "ZZ", "XX");                // nothing known: round-robin
     Make(LoadBalancingStrategy::kGeoLocation);
     int port = 9000;
     for (std::string region : {"eu-west", "eu-central", "us-east", "ap-south"}) {
@@ -622,9 +617,9 @@ TEST_F(LoadBalancerGeoTest, FailsOverToTheNextNearestRegion) {
 }
 
 TEST_F(LoadBalancerGeoTest, UnknownClientsAreSpreadOverAllRegions) {
-  EXPECT_EQ(RegionsFor("9.9.9.9", 8).size(), 4U);   // not in the database
-  EXPECT_EQ(RegionsFor("6.6.6.6", 8).size(), 4U);   // no usable country or position
-  EXPECT_EQ(RegionsFor("", 8).size(), 4U);          // no client address
+  EXPECT_EQ(RegionsFor("9.9.9.9", 8).size(), 4U);  // not in the database
+  EXPECT_EQ(RegionsFor("6.6.6.6", 8).size(), 4U);  // no usable country or position
+  EXPECT_EQ(RegionsFor("", 8).size(), 4U);         // no client address
 }
 
 TEST_F(LoadBalancerGeoTest, BackendsOfUnlistedRegionsServeAsLastResort) {
@@ -684,7 +679,7 @@ TEST_F(LoadBalancerTest, ConsistentHashMovesAboutOneNthWhenABackendLeaves) {
   }
   const double fraction = static_cast<double>(moved) / kKeys;
   EXPECT_GT(fraction, 0.07);
-  EXPECT_LT(fraction, 0.13);  // ~1/N
+  EXPECT_LT(fraction, 0.13);                 // ~1/N
   EXPECT_LT(moved_from_others, kKeys / 50);  // Maglev disturbs other backends' keys little
   // Coming back restores the original mapping exactly.
   ASSERT_TRUE(lb_->ActivateBackend("b3"));
@@ -762,7 +757,7 @@ TEST(LoadBalancerTablesTest, UnitVectorOrderMatchesGreatCircleDistance) {
     double lat;
     double lon;
   };
-  const std::vector<Point> points = {{53.35, -6.26}, {50.11, 8.68},   {38.9, -77.0},
+  const std::vector<Point> points = {{53.35, -6.26}, {50.11, 8.68},  {38.9, -77.0},
                                      {19.07, 72.88}, {-23.5, -46.6}, {35.7, 139.7},
                                      {-33.9, 151.2}, {64.1, -21.9},  {0.0, 179.9}};
   for (const Point& from : points) {
@@ -772,8 +767,9 @@ TEST(LoadBalancerTablesTest, UnitVectorOrderMatchesGreatCircleDistance) {
         const double km_a = geo::GreatCircleKm(from.lat, from.lon, a.lat, a.lon);
         const double km_b = geo::GreatCircleKm(from.lat, from.lon, b.lat, b.lon);
         if (std::abs(km_a - km_b) < 1.0) continue;
-        EXPECT_EQ(km_a < km_b, lb::ToUnitVector(a.lat, a.lon).Dot(origin) >
-                                   lb::ToUnitVector(b.lat, b.lon).Dot(origin));
+        EXPECT_EQ(
+            km_a<km_b, lb::ToUnitVector(a.lat, a.lon).Dot(origin)> lb::ToUnitVector(b.lat, b.lon)
+                .Dot(origin));
       }
     }
   }
@@ -882,8 +878,8 @@ TEST_F(LoadBalancerTest, WithoutPanicAllUnavailableIsAnError) {
 TEST_F(LoadBalancerTest, PickOtherAvoidsTheExcludedBackend) {
   for (auto strategy :
        {LoadBalancingStrategy::kRoundRobin, LoadBalancingStrategy::kLeastConnections,
-                        LoadBalancingStrategy::kLatencyBased, LoadBalancingStrategy::kGeoLocation,
-                        LoadBalancingStrategy::kConsistentHash}) {
+        LoadBalancingStrategy::kLatencyBased, LoadBalancingStrategy::kGeoLocation,
+        LoadBalancingStrategy::kConsistentHash}) {
     Make(strategy);
     AddBackends(3);
     for (int i = 0; i < 30; ++i) {
@@ -943,9 +939,8 @@ TEST_F(LoadBalancerTest, HealthChecksFollowRiseAndFall) {
 TEST_F(LoadBalancerTest, HealthCheckProbesTheRightUrl) {
   auto recorder = std::make_shared<RecordingProber>();
   options_.health_check.path = "/status";
-  lb_ = std::make_unique<GlobalLoadBalancer>(
-      LoadBalancingStrategy::kRoundRobin, options_,
-      Deps(recorder, &clock_));
+  lb_ = std::make_unique<GlobalLoadBalancer>(LoadBalancingStrategy::kRoundRobin, options_,
+                                             Deps(recorder, &clock_));
   ASSERT_TRUE(lb_->RegisterBackend(MakeBackend("default", 9000)));
   Backend custom = MakeBackend("custom", 9001);
   custom.health_path = "/ready?deep=1";

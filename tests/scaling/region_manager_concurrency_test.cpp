@@ -5,9 +5,9 @@
 #include <thread>
 #include <vector>
 
+#include "streamgate/scaling/region.hpp"
 #include "support/fake_prober.hpp"
 #include "support/manual_clock.hpp"
-#include "streamgate/scaling/region.hpp"
 
 namespace streamgate::scaling {
 namespace {

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <memory>
 
+#include "streamgate/scaling/region.hpp"
 #include "support/fake_prober.hpp"
 #include "support/manual_clock.hpp"
-#include "streamgate/scaling/region.hpp"
 
 namespace streamgate::scaling {
 namespace {

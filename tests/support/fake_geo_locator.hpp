@@ -17,8 +17,8 @@ class FakeGeoLocator final : public geo::GeoLocator {
   void Set(std::string ip, std::string country, std::string continent,
            std::optional<double> latitude = std::nullopt,
            std::optional<double> longitude = std::nullopt) {
-    table_[std::move(ip)] = geo::GeoLocation{std::move(country), std::move(continent), latitude,
-                                             longitude};
+    table_[std::move(ip)] =
+        geo::GeoLocation{std::move(country), std::move(continent), latitude, longitude};
   }
 
   std::optional<geo::GeoLocation> Lookup(std::string_view ip) const override {

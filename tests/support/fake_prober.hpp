@@ -18,12 +18,14 @@ class FakeProber final : public Prober {
     results_[host_port] = std::move(result);
   }
   void SetUp(const std::string& host_port, std::chrono::microseconds latency) {
-    Set(host_port, ProbeResult{.ok = true, .latency = latency, .http_status = 200,
-                               .detail = "HTTP 200"});
+    Set(host_port,
+        ProbeResult{.ok = true, .latency = latency, .http_status = 200, .detail = "HTTP 200"});
   }
   void SetDown(const std::string& host_port) {
-    Set(host_port, ProbeResult{.ok = false, .latency = std::chrono::microseconds(100),
-                               .http_status = 0, .detail = "connect: Connection refused"});
+    Set(host_port, ProbeResult{.ok = false,
+                               .latency = std::chrono::microseconds(100),
+                               .http_status = 0,
+                               .detail = "connect: Connection refused"});
   }
 
   std::vector<ProbeResult> ProbeAll(std::span<const Endpoint> targets,

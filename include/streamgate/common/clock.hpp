@@ -5,8 +5,8 @@
 
 namespace streamgate {
 
-using MonoTime = std::chrono::steady_clock::time_point;   // for intervals and deadlines
-using WallTime = std::chrono::system_clock::time_point;   // for timestamps shown to people
+using MonoTime = std::chrono::steady_clock::time_point;  // for intervals and deadlines
+using WallTime = std::chrono::system_clock::time_point;  // for timestamps shown to people
 
 class Clock {
  public:

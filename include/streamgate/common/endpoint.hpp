@@ -13,9 +13,9 @@ enum class EndpointScheme { kHttp, kHttps, kTcp };
 
 struct Endpoint {
   EndpointScheme scheme = EndpointScheme::kHttp;
-  std::string host;       // name or address; IPv6 without brackets
-  std::uint16_t port = 0; // explicit, or 80/443 by scheme; tcp:// requires one
-  std::string path;       // "" when the URL has none; never set for tcp://
+  std::string host;        // name or address; IPv6 without brackets
+  std::uint16_t port = 0;  // explicit, or 80/443 by scheme; tcp:// requires one
+  std::string path;        // "" when the URL has none; never set for tcp://
 
   friend bool operator==(const Endpoint&, const Endpoint&) = default;
 };

@@ -22,10 +22,10 @@ struct ProbeOptions {
 };
 
 struct ProbeResult {
-  bool ok = false;                     // http: status 2xx/3xx; tcp: connected
-  std::chrono::microseconds latency{}; // time from start to verdict
-  int http_status = 0;                 // 0 for tcp or when no response arrived
-  std::string detail;                  // "HTTP 200", "connect: Connection refused", "timeout"
+  bool ok = false;                      // http: status 2xx/3xx; tcp: connected
+  std::chrono::microseconds latency{};  // time from start to verdict
+  int http_status = 0;                  // 0 for tcp or when no response arrived
+  std::string detail;                   // "HTTP 200", "connect: Connection refused", "timeout"
 };
 
 class Prober {

@@ -47,12 +47,12 @@ enum class LoadBalancingStrategy {
 
 struct Backend {
   // Set by the caller at registration.
-  std::string id;           // unique, non-empty, no '/' or whitespace
-  std::string address;      // IP address or host name
-  std::uint16_t port = 0;   // 1..65535
-  std::string region;       // region id; geo routing groups backends by it
-  std::uint32_t weight = 1; // 1..10000
-  std::string health_path;  // "" uses the balancer's health_check.path
+  std::string id;              // unique, non-empty, no '/' or whitespace
+  std::string address;         // IP address or host name
+  std::uint16_t port = 0;      // 1..65535
+  std::string region;          // region id; geo routing groups backends by it
+  std::uint32_t weight = 1;    // 1..10000
+  std::string health_path;     // "" uses the balancer's health_check.path
   bool use_tcp_check = false;  // probe by TCP connect instead of HTTP GET
   bool active = true;
 
@@ -133,10 +133,10 @@ struct BackendHandle {
 };
 
 struct LoadBalancerDependencies {
-  std::shared_ptr<Prober> prober;                    // null: MakeNetworkProber(clock)
-  const Clock* clock = nullptr;                      // null: RealClock()
-  std::shared_ptr<RandomSource> random;              // null: seeded from the OS
-  std::shared_ptr<const geo::GeoLocator> geo;        // null: geo_location falls back to RR
+  std::shared_ptr<Prober> prober;              // null: MakeNetworkProber(clock)
+  const Clock* clock = nullptr;                // null: RealClock()
+  std::shared_ptr<RandomSource> random;        // null: seeded from the OS
+  std::shared_ptr<const geo::GeoLocator> geo;  // null: geo_location falls back to RR
 };
 
 struct LoadBalancerStats {

@@ -42,7 +42,7 @@ enum class HealthStatus { kUnknown, kHealthy, kDegraded, kUnhealthy };
 
 struct Region {
   // Set by the caller at registration.
-  std::string id;        // unique, non-empty
+  std::string id;  // unique, non-empty
   std::string name;
   std::string location;
   std::string endpoint;  // http://, https:// or tcp:// URL that health checks probe
@@ -52,7 +52,7 @@ struct Region {
   // Filled in by the manager on every read; ignored at registration.
   bool primary = false;
   HealthStatus health_status = HealthStatus::kUnknown;
-  std::chrono::microseconds avg_latency{0};   // mean of the probe-latency window
+  std::chrono::microseconds avg_latency{0};  // mean of the probe-latency window
   std::optional<WallTime> last_health_check;
 };
 
@@ -111,7 +111,7 @@ struct HealthCheckReport {
 struct RegionEvent {
   enum class Kind { kStatusChanged, kPrimaryChanged };
   Kind kind = Kind::kStatusChanged;
-  std::string region_id;        // the region whose status changed, or the new primary
+  std::string region_id;  // the region whose status changed, or the new primary
   HealthStatus from = HealthStatus::kUnknown;
   HealthStatus to = HealthStatus::kUnknown;
   std::string previous_primary;  // for kPrimaryChanged ("" when there was none)
