@@ -41,22 +41,6 @@ constexpr std::chrono::seconds kLingerTimeout{1};
 constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
 constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
 
-// "Sun, 06 Nov 1994 08:49:37 GMT", recomputed at most once a second per thread.
-[[nodiscard]] const std::string& HttpDate() {
-  thread_local std::time_t cached_second = -1;
-  thread_local std::string cached;
-  const std::time_t now = std::time(nullptr);
-  if (now != cached_second) {
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    std::array<char, 64> buf{};
-    const std::size_t n = std::strftime(buf.data(), buf.size(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    cached.assign(buf.data(), n);
-    cached_second = now;
-  }
-  return cached;
-}
-
 [[nodiscard]] bool IsSafeHeaderText(std::string_view text) {
   return text.find_first_of("\r\n") == std::string_view::npos;
 }

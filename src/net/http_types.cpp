@@ -1,8 +1,25 @@
 #include "net/http_types.hpp"
 
+#include <array>
 #include <cstddef>
+#include <ctime>
 
 namespace streamgate::net {
+
+const std::string& HttpDate() {
+  thread_local std::time_t cached_second = -1;
+  thread_local std::string cached;
+  const std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::array<char, 64> buf{};
+    const std::size_t n = std::strftime(buf.data(), buf.size(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached.assign(buf.data(), n);
+    cached_second = now;
+  }
+  return cached;
+}
 namespace {
 
 [[nodiscard]] char AsciiLower(char c) {

@@ -38,4 +38,8 @@ struct HttpResponse {
   std::chrono::milliseconds delay{0};
 };
 
+// The current time as an HTTP Date header value ("Sun, 06 Nov 1994 08:49:37 GMT"); formatted
+// at most once a second per thread, so servers can stamp every response cheaply.
+[[nodiscard]] const std::string& HttpDate();
+
 }  // namespace streamgate::net

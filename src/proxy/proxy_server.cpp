@@ -44,6 +44,7 @@
 #include <utility>
 #include <vector>
 
+#include "net/http_types.hpp"
 #include "proxy/forwarding.hpp"
 
 namespace streamgate::proxy {
@@ -72,22 +73,6 @@ constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
 constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
 constexpr std::size_t kIdleReadBytes = 4096;
 constexpr std::string_view kForwardedFor = "X-Forwarded-For";
-
-// "Sun, 06 Nov 1994 08:49:37 GMT", recomputed at most once a second per thread.
-[[nodiscard]] const std::string& HttpDate() {
-  thread_local std::time_t cached_second = -1;
-  thread_local std::string cached;
-  const std::time_t now = std::time(nullptr);
-  if (now != cached_second) {
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    std::array<char, 64> buf{};
-    const std::size_t n = std::strftime(buf.data(), buf.size(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    cached.assign(buf.data(), n);
-    cached_second = now;
-  }
-  return cached;
-}
 
 // Written by one worker thread, read by stats() from any thread: relaxed atomics, own cache line.
 struct alignas(64) WorkerCounters {
@@ -779,7 +764,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     response.version(client_version_ == 10 ? 10 : 11);
     response.result(static_cast<unsigned>(status));
     response.set(http::field::server, "streamgate");
-    response.set(http::field::date, HttpDate());
+    response.set(http::field::date, net::HttpDate());
     response.set(http::field::content_type, "text/plain");
     response.body().assign(text);
     response.keep_alive(false);
