@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -212,6 +213,60 @@ TEST_F(DaemonTest, ProxiesRequestsToConfiguredBackends) {
   ASSERT_EQ(seen.size(), 3u);
   for (const auto& [id, count] : seen) EXPECT_EQ(count, 10) << id;
   EXPECT_EQ(daemon_->balancer()->GetBackendMetrics("web-0")->total_requests, 10u);
+}
+
+// Geo routing end to end: the shipped GeoIP database, clients named by a trusted
+// X-Forwarded-For, real origins; then the client's region loses its backend.
+TEST_F(DaemonTest, GeoLocationRoutesByCountryAndContinentAndFailsOverToTheNextRegion) {
+  const std::filesystem::path db =
+      std::filesystem::path(STREAMGATE_SOURCE_DIR) / "data/geoip/geo-whois-asn-country.mmdb";
+  ASSERT_TRUE(std::filesystem::exists(db)) << db << " is missing: run scripts/fetch-geoip";
+  config_.regions[0].countries = {"US"};  // us-east-1, Virginia
+  config_.regions[0].continents = {"NA"};
+  config_.regions[0].latitude = 38.9;
+  config_.regions[0].longitude = -77.4;
+  config_.regions[1].countries = {"IE"};  // eu-west-1, Ireland
+  config_.regions[1].continents = {"EU"};
+  config_.regions[1].latitude = 53.3;
+  config_.regions[1].longitude = -6.3;
+  config_.regions[2].countries = {"SG"};  // ap-southeast-1, Singapore
+  config_.regions[2].continents = {"AS"};
+  config_.regions[2].latitude = 1.35;
+  config_.regions[2].longitude = 103.8;
+  for (std::size_t i = 0; i < origins_.size(); ++i) {
+    config::BackendConfig backend;
+    backend.id = "web-" + config_.regions[i].id;
+    backend.address = "127.0.0.1";
+    backend.port = origins_[i]->port();
+    backend.region = config_.regions[i].id;
+    config_.backends.push_back(backend);
+  }
+  config_.listeners.push_back({"public", {"127.0.0.1", 0}, 0});
+  config_.load_balancer.strategy = scaling::LoadBalancingStrategy::kGeoLocation;
+  config_.load_balancer.geoip_database = db.string();
+  config_.load_balancer.trusted_proxies = {"127.0.0.1"};
+  config_.load_balancer.outlier_detection.consecutive_failures = 2;
+  StartDaemon();
+
+  auto origin_for = [&](const std::string& client) -> std::string {
+    auto response = testing::HttpRequestBlocking("GET", "127.0.0.1", daemon_->proxy_port(), "/id",
+                                                 {}, {{"X-Forwarded-For", client}});
+    if (!response) return "error: " + response.error().ToString();
+    if (response->status != 200) return "status " + std::to_string(response->status);
+    return response->body;
+  };
+  // Repeated and interleaved, so a round-robin fallback could not pass by chance.
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(origin_for("8.8.8.8"), "us-east-1") << i;      // US: country match
+    EXPECT_EQ(origin_for("193.0.6.139"), "eu-west-1") << i;  // NL: continent EU
+  }
+
+  // Ireland's origin dies: European clients go to the next region by distance (Virginia is
+  // nearer to the Netherlands than Singapore), with no failed request.
+  origins_[1]->Stop();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(origin_for("193.0.6.139"), "us-east-1") << i;
+  EXPECT_TRUE(daemon_->balancer()->GetBackendMetrics("web-eu-west-1")->ejected);
+  EXPECT_EQ(origin_for("8.8.8.8"), "us-east-1");
 }
 
 TEST_F(DaemonTest, StartFailsCleanlyWhenAdminPortIsTaken) {
