@@ -45,6 +45,9 @@ class DaemonTest : public ::testing::Test {
     config_.health_check.degraded_latency = 200ms;
   }
 
+  // The daemon's threads call the listener, which uses the members below: stop it first.
+  void TearDown() override { daemon_.reset(); }
+
   void StartDaemon() {
     auto daemon = Daemon::Start(config_);
     ASSERT_TRUE(daemon) << daemon.error().ToString();
