@@ -23,15 +23,18 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/basic_waitable_timer.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <exception>
@@ -57,6 +60,11 @@ using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using SteadyClock = std::chrono::steady_clock;
 using scaling::BackendHandle;
+// The io_context's own executor type instead of any_io_executor: every handler of a socket
+// operation would otherwise pay for type-erased executor copies and moves.
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<SteadyClock, asio::wait_traits<SteadyClock>, Executor>;
 
 // The one buffer a connection's bodies pass through; fixed by design, so memory per connection
 // does not depend on body sizes.
@@ -73,6 +81,83 @@ constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
 constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
 constexpr std::size_t kIdleReadBytes = 4096;
 constexpr std::string_view kForwardedFor = "X-Forwarded-For";
+constexpr std::string_view kForwardedProto = "X-Forwarded-Proto";
+// A pooled connection idle for less than this is reused without a liveness probe (a syscall)
+// when the request can be replayed anyway: a backend closing it meanwhile is retried.
+constexpr std::chrono::milliseconds kPooledTrustedIdle{1'000};
+
+// Bump allocation for the header fields of one request and its response. Beast allocates every
+// field (and the target) separately and the parsers are rebuilt per request, so a malloc and a
+// free per header line are wasted work; Reset once both parsers are gone. Overflow goes to the
+// heap, so a large header still works.
+class HeaderArena {
+ public:
+  [[nodiscard]] void* Allocate(std::size_t bytes, std::size_t align) {
+    const std::size_t offset = (used_ + align - 1) & ~(align - 1);
+    if (align > alignof(std::max_align_t) || offset + bytes > sizeof(storage_)) {
+      return ::operator new(bytes);
+    }
+    used_ = offset + bytes;
+    return storage_ + offset;
+  }
+  void Deallocate(void* pointer) {
+    const auto* p = static_cast<const char*>(pointer);
+    if (p < storage_ || p >= storage_ + sizeof(storage_)) ::operator delete(pointer);
+  }
+  void Reset() { used_ = 0; }
+
+ private:
+  alignas(std::max_align_t) char storage_[4096];
+  std::size_t used_ = 0;
+};
+
+template <typename T>
+class ArenaAllocator {
+ public:
+  using value_type = T;
+  ArenaAllocator() = default;  // no arena: the heap
+  explicit ArenaAllocator(HeaderArena* arena) : arena_(arena) {}
+  template <typename U>
+  ArenaAllocator(const ArenaAllocator<U>& other) : arena_(other.arena()) {}  // NOLINT
+
+  [[nodiscard]] T* allocate(std::size_t n) {
+    if (arena_ == nullptr) return static_cast<T*>(::operator new(n * sizeof(T)));
+    return static_cast<T*>(arena_->Allocate(n * sizeof(T), alignof(T)));
+  }
+  void deallocate(T* pointer, std::size_t) {
+    if (arena_ == nullptr) return ::operator delete(pointer);
+    arena_->Deallocate(pointer);
+  }
+  [[nodiscard]] HeaderArena* arena() const { return arena_; }
+  template <typename U>
+  bool operator==(const ArenaAllocator<U>& other) const {
+    return arena_ == other.arena();
+  }
+
+ private:
+  HeaderArena* arena_ = nullptr;
+};
+
+using HeaderFields = http::basic_fields<ArenaAllocator<char>>;
+
+// IsHopByHopHeader by Beast's field code, which the parser computed already: every hop-by-hop
+// name is a known field, so no string comparison is needed per header.
+[[nodiscard]] bool IsHopByHopField(http::field name) {
+  switch (name) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_authenticate:
+    case http::field::proxy_authorization:
+    case http::field::proxy_connection:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::upgrade:
+      return true;
+    default:
+      return false;
+  }
+}
 
 // Written by one worker thread, read by stats() from any thread: relaxed atomics, own cache line.
 struct alignas(64) WorkerCounters {
@@ -106,19 +191,26 @@ void Bump(std::atomic<std::uint64_t>& counter) {
 struct Shared {
   Shared(ProxyOptions proxy_options, TrustedProxies trusted_proxies,
          scaling::GlobalLoadBalancer& lb)
-      : options(std::move(proxy_options)), trusted(std::move(trusted_proxies)), balancer(lb) {}
+      : options(std::move(proxy_options)),
+        trusted(std::move(trusted_proxies)),
+        balancer(lb),
+        timer_tick(
+            std::min({options.connect_timeout, options.request_header_timeout, options.idle_timeout,
+                      options.upstream_timeout, std::chrono::milliseconds(kLingerTimeout)})) {}
   ProxyOptions options;
   TrustedProxies trusted;
   scaling::GlobalLoadBalancer& balancer;
+  // A session's timer fires at most this long after it was armed (see ClientSession::Deadline).
+  std::chrono::milliseconds timer_tick;
 };
 
 struct UpstreamConnection {
-  explicit UpstreamConnection(asio::io_context& ioc) : stream(ioc) {
+  explicit UpstreamConnection(asio::io_context& ioc) : socket(ioc) {
     // Beast reads at most the buffer's free capacity (min 512 bytes) per call and never grows
     // it by itself; without room reserved a large body would take one syscall per 512 bytes.
     buffer.reserve(kRelayBufferBytes);
   }
-  beast::tcp_stream stream;
+  Socket socket;
   beast::flat_buffer buffer;
   SteadyClock::time_point idle_since{};
 };
@@ -126,17 +218,16 @@ struct UpstreamConnection {
 // True when the backend has not closed the connection and sent nothing unasked. One syscall;
 // catches the common case of a backend that timed the idle connection out.
 [[nodiscard]] bool LooksAlive(UpstreamConnection& connection) {
-  if (!connection.stream.socket().is_open()) return false;
+  if (!connection.socket.is_open()) return false;
   char byte = 0;
-  const ssize_t n =
-      ::recv(connection.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  const ssize_t n = ::recv(connection.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 void CloseQuietly(UpstreamConnection& connection) {
   error_code ignored;
-  connection.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  connection.stream.close();
+  connection.socket.shutdown(tcp::socket::shutdown_both, ignored);
+  connection.socket.close(ignored);
 }
 
 // Idle upstream connections of one worker, per backend. Single-threaded by construction.
@@ -145,8 +236,9 @@ class UpstreamPool {
   UpstreamPool(std::size_t max_idle_per_backend, WorkerCounters& counters)
       : max_idle_(max_idle_per_backend), counters_(counters) {}
 
-  // The most recently used live connection to `backend`, or null.
-  [[nodiscard]] std::unique_ptr<UpstreamConnection> Take(const void* backend) {
+  // The most recently used live connection to `backend`, or null. `replayable`: the request can
+  // be retried on a fresh connection, so a briefly idle one is taken without probing it.
+  [[nodiscard]] std::unique_ptr<UpstreamConnection> Take(const void* backend, bool replayable) {
     auto it = idle_.find(backend);
     if (it == idle_.end()) return nullptr;
     auto& stack = it->second;
@@ -154,9 +246,11 @@ class UpstreamPool {
     while (!stack.empty()) {
       std::unique_ptr<UpstreamConnection> connection = std::move(stack.back());
       stack.pop_back();
-      if (now - connection->idle_since < kPooledMaxIdle && LooksAlive(*connection)) {
+      const auto idle = now - connection->idle_since;
+      if (replayable && idle < kPooledTrustedIdle && connection->socket.is_open()) {
         return connection;
       }
+      if (idle < kPooledMaxIdle && LooksAlive(*connection)) return connection;
       Bump(counters_.stale_pooled);
       CloseQuietly(*connection);
     }
@@ -211,10 +305,13 @@ enum class Failure {
 // One client connection. Everything runs on the worker's single thread: no locks.
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
-  ClientSession(tcp::socket socket, WorkerContext context)
-      : ctx_(context), options_(context.shared.options), client_(std::move(socket)) {
+  ClientSession(Socket socket, WorkerContext context)
+      : ctx_(context),
+        options_(context.shared.options),
+        client_(std::move(socket)),
+        timer_(ctx_.ioc) {
     error_code ec;
-    const tcp::endpoint peer = client_.socket().remote_endpoint(ec);
+    const tcp::endpoint peer = client_.remote_endpoint(ec);
     if (!ec) {
       asio::ip::address address = peer.address();
       if (address.is_v6() && address.to_v6().is_v4_mapped()) {
@@ -247,7 +344,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     req_parser_.reset();
     // Pipelined bytes already here: parse them now; else wait idle for the next request.
     if (client_buffer_.size() > 0) return ReadHeader();
-    client_.expires_after(options_.idle_timeout);
+    SetDeadline(options_.idle_timeout);
     client_.async_read_some(client_buffer_.prepare(kIdleReadBytes),
                             [self = shared_from_this()](error_code ec, std::size_t n) {
                               self->client_buffer_.commit(n);
@@ -259,16 +356,39 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void ReadHeader() {
     client_version_ = 11;  // until this request's header says otherwise
     is_head_ = false;
-    req_parser_.emplace();
+    res_sr_.reset();
+    res_parser_.reset();
+    req_sr_.reset();
+    req_parser_.reset();
+    arena_.Reset();  // nothing allocated from it is alive now
+    req_parser_.emplace(std::piecewise_construct, std::make_tuple(),
+                        std::make_tuple(ArenaAllocator<char>(&arena_)));
     req_parser_->header_limit(
         static_cast<std::uint32_t>(std::min<std::size_t>(options_.max_header_bytes, UINT32_MAX)));
     req_parser_->body_limit(boost::none);  // bodies stream through; no size limit here
-    // beast::tcp_stream closes the socket when this expires, so a slow header gets a close,
-    // not a 408.
-    client_.expires_after(options_.request_header_timeout);
-    http::async_read_header(
-        client_, client_buffer_, *req_parser_,
-        [self = shared_from_this()](error_code ec, std::size_t) { self->OnHeader(ec); });
+    // A slow header gets a close, not a 408.
+    SetDeadline(options_.request_header_timeout);
+    ParseRequestHeader();
+  }
+
+  // Parses what is buffered and reads more only when the header is incomplete: usually the
+  // whole header came with the idle read, and no further operation (or handler) is needed.
+  void ParseRequestHeader() {
+    if (client_buffer_.size() > 0) {
+      error_code ec;
+      const std::size_t used = req_parser_->put(client_buffer_.data(), ec);
+      client_buffer_.consume(used);
+      if (ec != http::error::need_more && (ec || req_parser_->is_header_done())) {
+        return OnHeader(ec);
+      }
+    }
+    client_.async_read_some(client_buffer_.prepare(kIdleReadBytes),
+                            [self = shared_from_this()](error_code ec, std::size_t n) {
+                              self->client_buffer_.commit(n);
+                              // Closed, reset or timed out: nobody to answer.
+                              if (ec) return self->CloseClient();
+                              self->ParseRequestHeader();
+                            });
   }
 
   void OnHeader(error_code ec) {
@@ -358,7 +478,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // Hop-by-hop headers (and those named in Connection) are for this hop only.
   template <bool isRequest>
-  void StripHopByHop(http::message<isRequest, http::buffer_body>& message) {
+  void StripHopByHop(http::message<isRequest, http::buffer_body, HeaderFields>& message) {
     // Copied first: erasing a named field while walking the Connection range could invalidate
     // the range's end.
     scratch_.clear();
@@ -368,7 +488,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       if (!IsHopByHopHeader(token)) message.erase(token);
     });
     for (auto it = message.begin(); it != message.end();) {
-      if (IsHopByHopHeader(it->name_string())) {
+      if (IsHopByHopField(it->name())) {
         it = message.erase(it);
       } else {
         ++it;
@@ -376,17 +496,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     }
   }
 
-  // Appends this hop to Via (RFC 9110 section 7.6.3): "<received version> streamgate".
+  // This hop appended to Via (RFC 9110 section 7.6.3), "<received version> streamgate", into
+  // via_; the fast paths write it while serializing instead of inserting a field.
   template <bool isRequest>
-  void AddVia(http::message<isRequest, http::buffer_body>& message, unsigned received_version) {
+  void ComputeVia(const http::message<isRequest, http::buffer_body, HeaderFields>& message,
+                  unsigned received_version) {
     const std::string_view self = received_version == 10 ? "1.0 streamgate" : "1.1 streamgate";
     const std::string_view existing = message[http::field::via];
-    if (existing.empty()) {
-      message.set(http::field::via, self);
-      return;
-    }
-    scratch_.assign(existing).append(", ").append(self);
-    message.set(http::field::via, scratch_);
+    via_.clear();
+    if (!existing.empty()) via_.append(existing).append(", ");
+    via_.append(self);
   }
 
   void PrepareUpstreamRequest() {
@@ -404,10 +523,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       if (!scratch_.empty()) scratch_.append(", ");
       scratch_.append(it->value());
     }
-    const std::string forwarded_for = ForwardedForValue(scratch_, peer_, peer_trusted_);
-    request.set(kForwardedFor, forwarded_for);
-    request.set("X-Forwarded-Proto", "http");
-    AddVia(request, client_version_);
+    forwarded_for_ = ForwardedForValue(scratch_, peer_, peer_trusted_);
+    ComputeVia(request, client_version_);
+  }
+
+  // The headers this proxy adds, as fields, for Beast's serializer (requests with a body).
+  void SetAddedRequestFields(http::request<http::buffer_body, HeaderFields>& request) {
+    request.set(kForwardedFor, forwarded_for_);
+    request.set(kForwardedProto, "http");
+    request.set(http::field::via, via_);
   }
 
   // ---- Upstream attempt --------------------------------------------------------------------
@@ -418,7 +542,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     in_flight_ = true;
     response_started_ = false;
     upstream_success_ = false;
-    if (allow_pool) upstream_ = ctx_.pool.Take(backend_.entry);
+    request_sent_ = false;
+    if (allow_pool) upstream_ = ctx_.pool.Take(backend_.entry, req_parser_->is_done());
     if (upstream_) {
       from_pool_ = true;
       Bump(ctx_.counters.pool_reuses);
@@ -432,9 +557,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     upstream_ = std::make_unique<UpstreamConnection>(ctx_.ioc);
     error_code ec;
     const asio::ip::address address = asio::ip::make_address(backend_.address(), ec);
-    upstream_->stream.expires_after(options_.connect_timeout);
+    SetDeadline(options_.connect_timeout);
     if (!ec) {
-      upstream_->stream.async_connect(
+      upstream_->socket.async_connect(
           tcp::endpoint(address, backend_.port()),
           [self = shared_from_this()](error_code connect_ec) { self->OnConnect(connect_ec); });
       return;
@@ -445,8 +570,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
         backend_.address(), std::to_string(backend_.port()),
         [self = shared_from_this()](error_code resolve_ec, tcp::resolver::results_type results) {
           if (resolve_ec) return self->OnConnect(resolve_ec);
-          self->upstream_->stream.async_connect(
-              results,
+          // The deadline cannot cancel a resolve; it is honoured here instead.
+          if (self->timed_out_) return self->OnConnect(asio::error::timed_out);
+          asio::async_connect(
+              self->upstream_->socket, results,
               [self](error_code connect_ec, const tcp::endpoint&) { self->OnConnect(connect_ec); });
         });
   }
@@ -458,27 +585,45 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     }
     Bump(ctx_.counters.upstream_connects);
     error_code ignored;
-    upstream_->stream.socket().set_option(tcp::no_delay(true), ignored);
+    upstream_->socket.set_option(tcp::no_delay(true), ignored);
     SendRequestHeader();
   }
 
   void SendRequestHeader() {
     auto& request = req_parser_->get();
     if (!has_host_) request.set(http::field::host, HostOf(backend_));
-    req_sr_.emplace(request);
-    upstream_->stream.expires_after(options_.upstream_timeout);
+    SetDeadline(options_.upstream_timeout);
     if (req_parser_->is_done()) {
-      request.body().data = nullptr;
-      request.body().size = 0;
-      request.body().more = false;
-      http::async_write(upstream_->stream, *req_sr_,
+      // No body: the header is the whole request, serialized here into one buffer (Beast's
+      // serializer costs several times more instructions for the same bytes).
+      out_.clear();
+      out_.append(request.method_string()).push_back(' ');
+      out_.append(request.target()).append(" HTTP/1.1\r\n");
+      for (const auto& field : request) {
+        // Replaced by the values computed in PrepareUpstreamRequest, as set() would.
+        if (field.name() == http::field::via) continue;
+        if (field.name() == http::field::unknown &&
+            (beast::iequals(field.name_string(), kForwardedFor) ||
+             beast::iequals(field.name_string(), kForwardedProto))) {
+          continue;
+        }
+        AppendField(field.name_string(), field.value());
+      }
+      AppendField(kForwardedFor, forwarded_for_);
+      AppendField(kForwardedProto, "http");
+      AppendField("Via", via_);
+      out_.append("\r\n");
+      asio::async_write(upstream_->socket, asio::buffer(out_),
                         [self = shared_from_this()](error_code ec, std::size_t) {
                           if (ec) return self->AttemptFailed(Failure::kBeforeResponse);
+                          self->request_sent_ = true;
                           self->ReadResponseHeader();
                         });
       return;
     }
-    http::async_write_header(upstream_->stream, *req_sr_,
+    SetAddedRequestFields(request);
+    req_sr_.emplace(request);
+    http::async_write_header(upstream_->socket, *req_sr_,
                              [self = shared_from_this()](error_code ec, std::size_t) {
                                if (ec) return self->AttemptFailed(Failure::kBeforeResponse);
                                self->StartRequestBody();
@@ -496,7 +641,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       // The client waits for this before sending its body; a backend is connected now.
       expect_continue_ = false;
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      client_.expires_after(options_.idle_timeout);
+      SetDeadline(options_.idle_timeout);
       asio::async_write(client_, asio::buffer(kContinue.data(), kContinue.size()),
                         [self = shared_from_this()](error_code ec, std::size_t) {
                           if (ec) return self->AbortBoth(/*blame_backend=*/false);
@@ -514,7 +659,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     auto& body = req_parser_->get().body();
     body.data = RelayBuffer();
     body.size = kRelayBufferBytes;
-    client_.expires_after(options_.idle_timeout);
+    SetDeadline(options_.idle_timeout);
     http::async_read_some(
         client_, client_buffer_, *req_parser_,
         [self = shared_from_this()](error_code ec, std::size_t) { self->OnRequestBodyRead(ec); });
@@ -539,31 +684,54 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     body.data = n > 0 ? RelayBuffer() : nullptr;
     body.size = n;
     body.more = !done;
-    upstream_->stream.expires_after(options_.upstream_timeout);
-    http::async_write(upstream_->stream, *req_sr_,
+    SetDeadline(options_.upstream_timeout);
+    http::async_write(upstream_->socket, *req_sr_,
                       [self = shared_from_this()](error_code write_ec, std::size_t) {
                         if (write_ec == http::error::need_buffer) write_ec = {};
                         if (write_ec) return self->AttemptFailed(Failure::kBeforeResponse);
-                        if (self->req_sr_->is_done()) return self->ReadResponseHeader();
+                        if (self->req_sr_->is_done()) {
+                          self->request_sent_ = true;
+                          return self->ReadResponseHeader();
+                        }
                         self->ReadRequestBody();
                       });
   }
 
   void ReadResponseHeader() {
     res_sr_.reset();
-    res_parser_.emplace();
+    res_parser_.emplace(std::piecewise_construct, std::make_tuple(),
+                        std::make_tuple(ArenaAllocator<char>(&arena_)));
     res_parser_->header_limit(kUpstreamHeaderLimit);
     res_parser_->body_limit(boost::none);
     res_parser_->skip(is_head_);  // the answer to HEAD has headers only
-    upstream_->stream.expires_after(options_.upstream_timeout);
-    http::async_read_header(
-        upstream_->stream, upstream_->buffer, *res_parser_,
-        [self = shared_from_this()](error_code ec, std::size_t) { self->OnResponseHeader(ec); });
+    SetDeadline(options_.upstream_timeout);
+    ParseResponseHeader();
+  }
+
+  // Like ParseRequestHeader: parse what is buffered (a 1xx may have brought the next header),
+  // read only when more is needed.
+  void ParseResponseHeader() {
+    auto& buffer = upstream_->buffer;
+    if (buffer.size() > 0) {
+      error_code ec;
+      const std::size_t used = res_parser_->put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec != http::error::need_more && (ec || res_parser_->is_header_done())) {
+        return OnResponseHeader(ec);
+      }
+    }
+    upstream_->socket.async_read_some(
+        buffer.prepare(std::max<std::size_t>(512, buffer.capacity() - buffer.size())),
+        [self = shared_from_this()](error_code ec, std::size_t n) {
+          self->upstream_->buffer.commit(n);
+          if (ec) return self->OnResponseHeader(ec);
+          self->ParseResponseHeader();
+        });
   }
 
   void OnResponseHeader(error_code ec) {
     if (ec) {
-      if (ec == beast::error::timeout) return AttemptFailed(Failure::kTimeout);
+      if (timed_out_) return AttemptFailed(Failure::kTimeout);
       // EOF or reset with not a byte of answer: the request may be replayed elsewhere.
       const bool nothing_received = !res_parser_->got_some() && upstream_->buffer.size() == 0;
       return AttemptFailed(nothing_received ? Failure::kBeforeResponse : Failure::kBadResponse);
@@ -583,50 +751,140 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     const bool has_length = res_parser_->content_length().has_value();
 
     StripHopByHop(response);
-    AddVia(response, response.version());
+    ComputeVia(response, response.version());
     response.version(client_version_);
     bool keep_alive = client_keep_alive_;
+    chunked_out_ = false;
     if (!bodyless && !has_length) {
       // Chunked or close-delimited upstream: HTTP/1.1 clients get chunks, HTTP/1.0 clients a
       // body delimited by closing the connection.
       if (client_version_ == 11) {
-        response.chunked(true);
+        chunked_out_ = true;
       } else {
         keep_alive = false;
       }
     }
-    response.keep_alive(keep_alive);
     client_keep_alive_ = keep_alive;
     CountResponse(status);
 
-    res_sr_.emplace(response);
-    client_.expires_after(options_.idle_timeout);
-    if (bodyless || res_parser_->is_done()) {
-      UpstreamDone();
-      response.body().data = nullptr;
-      response.body().size = 0;
-      response.body().more = false;
-      http::async_write(client_, *res_sr_,
-                        [self = shared_from_this()](error_code write_ec, std::size_t) {
-                          if (write_ec) return self->AbortBoth(/*blame_backend=*/false);
-                          self->OnExchangeDone();
-                        });
-      return;
+    // Body bytes that came with the header leave in the same write as the header.
+    std::size_t n = 0;
+    bool done = bodyless || res_parser_->is_done();
+    auto& body = response.body();
+    if (!done) {
+      body.data = RelayBuffer();
+      body.size = kRelayBufferBytes;
+      if (!ParseBufferedBody()) return OnResponseBodyRead(parse_ec_);
+      n = kRelayBufferBytes - body.size;
+      done = res_parser_->is_done();
     }
-    http::async_write_header(client_, *res_sr_,
-                             [self = shared_from_this()](error_code write_ec, std::size_t) {
-                               if (write_ec) return self->AbortBoth(/*blame_backend=*/false);
-                               self->ReadResponseBody();
-                             });
+    // The rest of a length-delimited body needs no parser: reads go straight into the relay
+    // buffer instead of through upstream->buffer and a copy.
+    direct_body_ = !done && !chunked_out_ && has_length && !res_parser_->chunked() &&
+                   upstream_->buffer.size() == 0;
+    if (direct_body_) body_remaining_ = res_parser_->content_length_remaining().value_or(0);
+    if (done) UpstreamDone();
+    SetDeadline(options_.idle_timeout);
+    if (chunked_out_) {
+      // Re-framed as chunks; rare enough for Beast's serializer.
+      response.set(http::field::via, via_);
+      response.chunked(true);
+      response.keep_alive(keep_alive);
+      body.data = n > 0 ? RelayBuffer() : nullptr;
+      body.size = n;
+      body.more = !done;
+      res_sr_.emplace(response);
+      return WriteSerializedBody();
+    }
+    out_.clear();
+    out_.append(client_version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    AppendStatus(status);
+    std::string_view reason = response.reason();
+    if (reason.empty()) {
+      const auto standard = http::obsolete_reason(response.result());
+      reason = std::string_view(standard.data(), standard.size());
+    }
+    out_.append(reason);
+    out_.append("\r\n");
+    for (const auto& field : response) {
+      if (field.name() != http::field::via) AppendField(field.name_string(), field.value());
+    }
+    AppendField("Via", via_);
+    // What keep_alive() would add; Connection itself was stripped as hop-by-hop.
+    if (client_version_ == 11 && !keep_alive) AppendField("Connection", "close");
+    if (client_version_ == 10 && keep_alive) AppendField("Connection", "keep-alive");
+    out_.append("\r\n");
+    const std::array<asio::const_buffer, 2> buffers = {
+        asio::buffer(out_), asio::const_buffer(n > 0 ? RelayBuffer() : nullptr, n)};
+    asio::async_write(client_, buffers,
+                      [self = shared_from_this(), done](error_code write_ec, std::size_t) {
+                        if (write_ec) return self->AbortBoth(/*blame_backend=*/false);
+                        if (done) return self->OnExchangeDone();
+                        self->ReadResponseBody();
+                      });
+  }
+
+  // Feeds body bytes already buffered from the upstream through the parser into the relay
+  // buffer. False (with parse_ec_) when the body is malformed.
+  [[nodiscard]] bool ParseBufferedBody() {
+    auto& buffer = upstream_->buffer;
+    while (buffer.size() > 0 && res_parser_->get().body().size > 0 && !res_parser_->is_done()) {
+      error_code ec;
+      const std::size_t used = res_parser_->put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == http::error::need_more || ec == http::error::need_buffer) break;
+      if (ec) {
+        parse_ec_ = ec;
+        return false;
+      }
+      if (used == 0) break;
+    }
+    return true;
+  }
+
+  void AppendStatus(unsigned status) {
+    char digits[3] = {static_cast<char>('0' + status / 100 % 10),
+                      static_cast<char>('0' + status / 10 % 10),
+                      static_cast<char>('0' + status % 10)};
+    out_.append(digits, sizeof(digits)).push_back(' ');
+  }
+
+  // One size check and plain copies instead of four appends: this runs for every header line.
+  void AppendField(std::string_view name, std::string_view value) {
+    const std::size_t at = out_.size();
+    const std::size_t size = at + name.size() + value.size() + 4;
+    if (out_.capacity() < size) out_.reserve(std::max(size, 2 * out_.capacity()));
+    out_.resize_and_overwrite(size, [&](char* data, std::size_t) {
+      char* p = data + at;
+      std::memcpy(p, name.data(), name.size());
+      p += name.size();
+      *p++ = ':';
+      *p++ = ' ';
+      std::memcpy(p, value.data(), value.size());
+      p += value.size();
+      *p++ = '\r';
+      *p = '\n';
+      return size;
+    });
   }
 
   void ReadResponseBody() {
+    if (direct_body_) {
+      SetDeadline(options_.upstream_timeout);
+      const auto want =
+          static_cast<std::size_t>(std::min<std::uint64_t>(kRelayBufferBytes, body_remaining_));
+      upstream_->socket.async_read_some(asio::buffer(RelayBuffer(), want),
+                                        [self = shared_from_this()](error_code ec, std::size_t n) {
+                                          self->OnDirectBodyRead(ec, n);
+                                        });
+      return;
+    }
     auto& body = res_parser_->get().body();
     body.data = RelayBuffer();
     body.size = kRelayBufferBytes;
-    upstream_->stream.expires_after(options_.upstream_timeout);
+    SetDeadline(options_.upstream_timeout);
     http::async_read_some(
-        upstream_->stream, upstream_->buffer, *res_parser_,
+        upstream_->socket, upstream_->buffer, *res_parser_,
         [self = shared_from_this()](error_code ec, std::size_t) { self->OnResponseBodyRead(ec); });
   }
 
@@ -644,10 +902,42 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     const bool done = res_parser_->is_done();
     if (n == 0 && !done) return ReadResponseBody();
     if (done) UpstreamDone();
-    body.data = n > 0 ? RelayBuffer() : nullptr;
-    body.size = n;
-    body.more = !done;
-    client_.expires_after(options_.idle_timeout);
+    SetDeadline(options_.idle_timeout);
+    if (chunked_out_) {
+      body.data = n > 0 ? RelayBuffer() : nullptr;
+      body.size = n;
+      body.more = !done;
+      return WriteSerializedBody();
+    }
+    // Length- or close-delimited: the bytes go out as they came.
+    if (n == 0) return OnExchangeDone();  // done: only the end of a close-delimited body
+    WriteRawBody(n, done);
+  }
+
+  void OnDirectBodyRead(error_code ec, std::size_t n) {
+    if (ec) {
+      // EOF or reset before Content-Length was met: as in OnResponseBodyRead.
+      Bump(ctx_.counters.incomplete_responses);
+      Bump(ctx_.counters.upstream_failures);
+      return AbortBoth(/*blame_backend=*/true);
+    }
+    body_remaining_ -= std::min<std::uint64_t>(n, body_remaining_);
+    const bool done = body_remaining_ == 0;
+    if (done) UpstreamDone();
+    SetDeadline(options_.idle_timeout);
+    WriteRawBody(n, done);
+  }
+
+  void WriteRawBody(std::size_t n, bool done) {
+    asio::async_write(client_, asio::buffer(RelayBuffer(), n),
+                      [self = shared_from_this(), done](error_code write_ec, std::size_t) {
+                        if (write_ec) return self->AbortBoth(/*blame_backend=*/false);
+                        if (done) return self->OnExchangeDone();
+                        self->ReadResponseBody();
+                      });
+  }
+
+  void WriteSerializedBody() {
     http::async_write(client_, *res_sr_,
                       [self = shared_from_this()](error_code write_ec, std::size_t) {
                         if (write_ec == http::error::need_buffer) write_ec = {};
@@ -661,8 +951,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // last bytes, so the balancer's counts are current by the time the client sees the answer.
   void UpstreamDone() {
     EndAttempt(/*record=*/true, upstream_success_);
-    const bool reusable =
-        upstream_reusable_ && req_sr_ && req_sr_->is_done() && upstream_->buffer.size() == 0;
+    const bool reusable = upstream_reusable_ && request_sent_ && upstream_->buffer.size() == 0;
     req_sr_.reset();
     if (reusable) {
       ctx_.pool.Put(backend_.entry, std::move(upstream_));
@@ -770,7 +1059,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     response.keep_alive(false);
     response.prepare_payload();
     if (is_head_) response.body().clear();  // Content-Length still tells the GET size
-    client_.expires_after(options_.idle_timeout);
+    SetDeadline(options_.idle_timeout);
     http::async_write(client_, response, [self = shared_from_this()](error_code ec, std::size_t) {
       if (ec) return self->CloseClient();
       self->LingerClose();
@@ -779,8 +1068,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   void LingerClose() {
     error_code ignored;
-    client_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    client_.expires_after(kLingerTimeout);
+    client_.shutdown(tcp::socket::shutdown_send, ignored);
+    SetDeadline(kLingerTimeout);
     Drain();
   }
 
@@ -797,15 +1086,51 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   void CloseClientGracefully() {
     error_code ignored;
-    client_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    client_.shutdown(tcp::socket::shutdown_send, ignored);
     CloseClient();
   }
 
   void CloseClient() {
+    closed_ = true;
     error_code ignored;
-    client_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    client_.close();
+    client_.shutdown(tcp::socket::shutdown_both, ignored);
+    client_.close(ignored);
     DropUpstream();
+  }
+
+  // ---- Deadline ----------------------------------------------------------------------------
+  // One timer per session, checked lazily: a new deadline costs a clock read, not a timer-queue
+  // insert, a cancel and an extra handler per operation. The timer is armed at most timer_tick
+  // ahead, and every timeout is at least that long, so a new deadline is never earlier than the
+  // armed expiry and the timer never needs moving. Only one operation is pending at a time.
+
+  void SetDeadline(SteadyClock::duration timeout) {
+    timed_out_ = false;
+    const SteadyClock::time_point now = SteadyClock::now();
+    deadline_ = now + timeout;
+    if (!timer_armed_) ArmTimer(now);
+  }
+
+  void ArmTimer(SteadyClock::time_point now) {
+    timer_armed_ = true;
+    timer_.expires_at(std::min(deadline_, now + ctx_.shared.timer_tick));
+    // Weak: a closed session must not wait for its timer to go away.
+    timer_.async_wait([weak = weak_from_this()](error_code ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) self->OnTimer();
+    });
+  }
+
+  void OnTimer() {
+    timer_armed_ = false;
+    if (closed_) return;
+    const SteadyClock::time_point now = SteadyClock::now();
+    if (now < deadline_) return ArmTimer(now);
+    // The pending operation completes with operation_aborted; timed_out_ tells why.
+    timed_out_ = true;
+    error_code ignored;
+    client_.cancel(ignored);
+    if (upstream_) upstream_->socket.cancel(ignored);
   }
 
   [[nodiscard]] char* RelayBuffer() {
@@ -815,8 +1140,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   WorkerContext ctx_;
   const ProxyOptions& options_;
-  beast::tcp_stream client_;
+  Socket client_;
   beast::flat_buffer client_buffer_;
+  Timer timer_;
+  SteadyClock::time_point deadline_{};
+  bool timer_armed_ = false;
+  bool timed_out_ = false;
+  bool closed_ = false;
+  std::string out_;            // a serialized header, reused
+  std::string forwarded_for_;  // X-Forwarded-For to send upstream
+  std::string via_;            // Via to send on (request or response)
   std::string peer_;
   bool peer_trusted_ = false;
   std::unique_ptr<char[]> relay_buffer_;  // kRelayBufferBytes, allocated on first body
@@ -825,10 +1158,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string_view hash_key_;  // into the request target
 
   // Per request.
-  std::optional<http::request_parser<http::buffer_body>> req_parser_;
-  std::optional<http::request_serializer<http::buffer_body>> req_sr_;
-  std::optional<http::response_parser<http::buffer_body>> res_parser_;
-  std::optional<http::response_serializer<http::buffer_body>> res_sr_;
+  HeaderArena arena_;  // before the parsers: their fields are freed into it
+  std::optional<http::request_parser<http::buffer_body, ArenaAllocator<char>>> req_parser_;
+  std::optional<http::request_serializer<http::buffer_body, HeaderFields>> req_sr_;
+  std::optional<http::response_parser<http::buffer_body, ArenaAllocator<char>>> res_parser_;
+  std::optional<http::response_serializer<http::buffer_body, HeaderFields>> res_sr_;
   std::optional<http::response<http::string_body>> error_response_;
   unsigned client_version_ = 11;
   bool client_keep_alive_ = false;
@@ -850,6 +1184,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool response_started_ = false;
   bool upstream_success_ = false;
   bool upstream_reusable_ = false;
+  bool request_sent_ = false;  // the whole request reached the upstream
+  bool chunked_out_ = false;   // the response is re-framed as chunks for the client
+  bool direct_body_ = false;   // the body is relayed without the parser, body_remaining_ left
+  std::uint64_t body_remaining_ = 0;
+  error_code parse_ec_;
   std::optional<tcp::resolver> resolver_;
 };
 
@@ -868,7 +1207,9 @@ class Worker {
   Worker(const Shared& shared, WorkerCounters& counters)
       : shared_(shared),
         counters_(counters),
-        ioc_(1),
+        // One thread per io_context and each socket used only by it: the reactor's per-descriptor
+        // locking is pure cost. Stop() from another thread goes through the (locked) scheduler.
+        ioc_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
         work_(asio::make_work_guard(ioc_)),
         accept_retry_timer_(ioc_),
         sweep_timer_(ioc_),
@@ -910,7 +1251,7 @@ class Worker {
 
  private:
   void Accept(tcp::acceptor& acceptor) {
-    acceptor.async_accept(ioc_, [this, &acceptor](error_code ec, tcp::socket socket) {
+    acceptor.async_accept(ioc_, [this, &acceptor](error_code ec, Socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
       if (ec) {
         // Typically EMFILE/ENFILE: back off instead of spinning on a failing accept.

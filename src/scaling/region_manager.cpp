@@ -250,6 +250,9 @@ MultiRegionManager::MultiRegionManager(HealthCheckOptions options, std::shared_p
     throw std::invalid_argument(valid.error().message());
   }
   if (prober_ == nullptr) throw std::invalid_argument("MultiRegionManager needs a prober");
+  // spdlog creates its registry on first use; doing that here, before any thread of ours logs,
+  // keeps the (uninstrumented) lazy initialisation out of TSan's view of concurrent calls.
+  (void)spdlog::default_logger_raw();
 }
 
 MultiRegionManager::~MultiRegionManager() = default;
