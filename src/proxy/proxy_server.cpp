@@ -4,7 +4,14 @@
 //                  workers except the balancer (lock-free Pick) and the read-only options.
 //   ClientSession  one client connection: reads a request header, picks a backend, relays the
 //                  request body and the response through one fixed buffer, then the next request.
-//   UpstreamPool   idle kept-alive upstream connections per backend, LIFO, checked before reuse.
+//   UpstreamPool   idle kept-alive upstream connections per backend, LIFO; probed before reuse
+//                  unless idle under a second and the request replayable (a stale one is retried).
+//
+// Hot path (a GET on kept-alive connections: two reads, two writes): Beast parses headers
+// straight from the read buffers; headers are serialized by hand into one buffer; the response
+// header leaves with the body bytes that came with it in one write, and the rest of a
+// length-delimited body is read straight into the relay buffer. Beast's serializer is only used
+// for bodies re-framed as chunks or requests with a body. One lazily checked timer per session.
 //
 // Retry rules (an "attempt" is one backend try; each gets Increment/Decrement/RecordRequest):
 //   - connect failure: nothing was sent, so any method is retried on PickOther.
@@ -71,6 +78,8 @@ using Timer = asio::basic_waitable_timer<SteadyClock, asio::wait_traits<SteadyCl
 constexpr std::size_t kRelayBufferBytes = 32 * 1024;
 // Upstream response headers are trusted more than client ones (Set-Cookie can be long).
 constexpr std::uint32_t kUpstreamHeaderLimit = 64 * 1024;
+// Room for a typical response header next to a full relay piece in one upstream read.
+constexpr std::size_t kUpstreamHeaderSlack = 4 * 1024;
 // Backends commonly close idle keep-alive connections after 30-60 s; retire ours before that.
 constexpr std::chrono::seconds kPooledMaxIdle{20};
 constexpr std::chrono::seconds kPoolSweepInterval{5};
@@ -200,7 +209,7 @@ struct Shared {
   ProxyOptions options;
   TrustedProxies trusted;
   scaling::GlobalLoadBalancer& balancer;
-  // A session's timer fires at most this long after it was armed (see ClientSession::Deadline).
+  // A session's timer fires at most this long after it was armed (ClientSession, "Deadline").
   std::chrono::milliseconds timer_tick;
 };
 
@@ -208,7 +217,9 @@ struct UpstreamConnection {
   explicit UpstreamConnection(asio::io_context& ioc) : socket(ioc) {
     // Beast reads at most the buffer's free capacity (min 512 bytes) per call and never grows
     // it by itself; without room reserved a large body would take one syscall per 512 bytes.
-    buffer.reserve(kRelayBufferBytes);
+    // The slack keeps a response header from shrinking the first body piece (a 64 KiB body
+    // then takes two reads, not three).
+    buffer.reserve(kRelayBufferBytes + kUpstreamHeaderSlack);
   }
   Socket socket;
   beast::flat_buffer buffer;
@@ -374,13 +385,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Parses what is buffered and reads more only when the header is incomplete: usually the
   // whole header came with the idle read, and no further operation (or handler) is needed.
   void ParseRequestHeader() {
-    if (client_buffer_.size() > 0) {
+    while (client_buffer_.size() > 0) {
       error_code ec;
       const std::size_t used = req_parser_->put(client_buffer_.data(), ec);
       client_buffer_.consume(used);
-      if (ec != http::error::need_more && (ec || req_parser_->is_header_done())) {
-        return OnHeader(ec);
-      }
+      if (ec == http::error::need_more) break;
+      if (ec || req_parser_->is_header_done()) return OnHeader(ec);
+      if (used == 0) break;
     }
     client_.async_read_some(client_buffer_.prepare(kIdleReadBytes),
                             [self = shared_from_this()](error_code ec, std::size_t n) {
@@ -418,16 +429,17 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     if (request.method() == http::verb::connect) {
       return SendError(405, "Method Not Allowed\n");
     }
-    if (client_version_ == 11 && request.count(http::field::host) != 1) {
+    const std::size_t hosts = request.count(http::field::host);
+    if (client_version_ == 11 && hosts != 1) {
       return SendError(400, "Bad Request: exactly one Host header required\n");
     }
     if (!NormalizeTarget()) return SendError(400, "Bad Request: invalid request target\n");
 
-    client_keep_alive_ = request.keep_alive();
+    client_keep_alive_ = req_parser_->keep_alive();  // from the parse, no Connection lookup
     idempotent_ = IsIdempotentMethod(request.method_string());
     request_body_started_ = false;
     expect_continue_ = beast::iequals(request[http::field::expect], "100-continue");
-    has_host_ = request.count(http::field::host) > 0;
+    has_host_ = hosts > 0;
     retries_used_ = 0;
     stale_retry_used_ = false;
 
@@ -712,13 +724,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // read only when more is needed.
   void ParseResponseHeader() {
     auto& buffer = upstream_->buffer;
-    if (buffer.size() > 0) {
+    while (buffer.size() > 0) {
       error_code ec;
       const std::size_t used = res_parser_->put(buffer.data(), ec);
       buffer.consume(used);
-      if (ec != http::error::need_more && (ec || res_parser_->is_header_done())) {
-        return OnResponseHeader(ec);
-      }
+      if (ec == http::error::need_more) break;
+      if (ec || res_parser_->is_header_done()) return OnResponseHeader(ec);
+      if (used == 0) break;
     }
     upstream_->socket.async_read_some(
         buffer.prepare(std::max<std::size_t>(512, buffer.capacity() - buffer.size())),
@@ -771,18 +783,28 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::size_t n = 0;
     bool done = bodyless || res_parser_->is_done();
     auto& body = response.body();
-    if (!done) {
+    const bool length_delimited = has_length && !res_parser_->chunked() && !chunked_out_;
+    const std::uint64_t remaining = res_parser_->content_length_remaining().value_or(0);
+    // The rest of a length-delimited body needs no parser: reads go straight into the relay
+    // buffer instead of through upstream->buffer and a copy.
+    direct_body_ = false;
+    asio::const_buffer first_piece;
+    std::size_t consume_after_write = 0;
+    if (!done && length_delimited && remaining > upstream_->buffer.size()) {
+      // More is to come, so the connection stays with this session through the write: the
+      // buffered part goes out from upstream->buffer itself, without a copy.
+      direct_body_ = true;
+      first_piece = upstream_->buffer.data();
+      consume_after_write = first_piece.size();
+      body_remaining_ = remaining - first_piece.size();
+    } else if (!done) {
       body.data = RelayBuffer();
       body.size = kRelayBufferBytes;
       if (!ParseBufferedBody()) return OnResponseBodyRead(parse_ec_);
       n = kRelayBufferBytes - body.size;
       done = res_parser_->is_done();
+      first_piece = asio::const_buffer(n > 0 ? RelayBuffer() : nullptr, n);
     }
-    // The rest of a length-delimited body needs no parser: reads go straight into the relay
-    // buffer instead of through upstream->buffer and a copy.
-    direct_body_ = !done && !chunked_out_ && has_length && !res_parser_->chunked() &&
-                   upstream_->buffer.size() == 0;
-    if (direct_body_) body_remaining_ = res_parser_->content_length_remaining().value_or(0);
     if (done) UpstreamDone();
     SetDeadline(options_.idle_timeout);
     if (chunked_out_) {
@@ -814,14 +836,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     if (client_version_ == 11 && !keep_alive) AppendField("Connection", "close");
     if (client_version_ == 10 && keep_alive) AppendField("Connection", "keep-alive");
     out_.append("\r\n");
-    const std::array<asio::const_buffer, 2> buffers = {
-        asio::buffer(out_), asio::const_buffer(n > 0 ? RelayBuffer() : nullptr, n)};
-    asio::async_write(client_, buffers,
-                      [self = shared_from_this(), done](error_code write_ec, std::size_t) {
-                        if (write_ec) return self->AbortBoth(/*blame_backend=*/false);
-                        if (done) return self->OnExchangeDone();
-                        self->ReadResponseBody();
-                      });
+    const std::array<asio::const_buffer, 2> buffers = {asio::buffer(out_), first_piece};
+    asio::async_write(
+        client_, buffers,
+        [self = shared_from_this(), done, consume_after_write](error_code write_ec, std::size_t) {
+          if (write_ec) return self->AbortBoth(/*blame_backend=*/false);
+          if (done) return self->OnExchangeDone();
+          if (consume_after_write > 0) self->upstream_->buffer.consume(consume_after_write);
+          self->ReadResponseBody();
+        });
   }
 
   // Feeds body bytes already buffered from the upstream through the parser into the relay
@@ -856,11 +879,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     if (out_.capacity() < size) out_.reserve(std::max(size, 2 * out_.capacity()));
     out_.resize_and_overwrite(size, [&](char* data, std::size_t) {
       char* p = data + at;
-      std::memcpy(p, name.data(), name.size());
+      // memcpy from an empty view's null data would be undefined.
+      if (!name.empty()) std::memcpy(p, name.data(), name.size());
       p += name.size();
       *p++ = ':';
       *p++ = ' ';
-      std::memcpy(p, value.data(), value.size());
+      if (!value.empty()) std::memcpy(p, value.data(), value.size());
       p += value.size();
       *p++ = '\r';
       *p = '\n';

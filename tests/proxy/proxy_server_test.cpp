@@ -770,6 +770,35 @@ TEST(ProxyServerTest, IdleAndSlowHeaderConnectionsAreClosed) {
   EXPECT_TRUE(slow->WaitForClose());
 }
 
+TEST(ProxyServerTest, IdleTimeoutLongerThanTheOthersIsHonouredExactly) {
+  // The session timer ticks at the shortest timeout (100 ms here) and re-arms until the longer
+  // idle deadline: the connection must survive well past one tick and still close on time.
+  auto origin = test::StartDemoOrigin("a");
+  auto balancer = test::MakeBalancer(LoadBalancingStrategy::kRoundRobin, {{"a", origin->port()}});
+  ProxyOptions options = test::DefaultProxyOptions(1);
+  options.connect_timeout = 100ms;
+  options.upstream_timeout = 100ms;
+  options.idle_timeout = 700ms;
+  auto proxy = test::StartProxy(*balancer, options);
+  ASSERT_NE(proxy, nullptr);
+
+  auto connection = HttpConnection::Connect(kHost, proxy->port());
+  ASSERT_TRUE(connection.has_value());
+  for (int i = 0; i < 3; ++i) {
+    auto response = connection->Request("GET", "/bytes/100000");  // several relay pieces
+    ASSERT_TRUE(response.has_value()) << response.error().ToString();
+    EXPECT_EQ(response->body.size(), 100000u);
+    std::this_thread::sleep_for(350ms);  // several ticks, half the idle timeout
+  }
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(connection->WaitForClose());
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, 200ms);  // 700 ms idle minus the 350 ms already slept, with slack
+  EXPECT_LT(waited, 2s);
+  EXPECT_EQ(proxy->stats().requests, 3u);
+  EXPECT_EQ(proxy->stats().pool_reuses, 2u);
+}
+
 TEST(ProxyServerTest, StopClosesConnectionsAndIsIdempotent) {
   auto origin = test::StartDemoOrigin("a");
   auto balancer = test::MakeBalancer(LoadBalancingStrategy::kRoundRobin, {{"a", origin->port()}});
