@@ -72,8 +72,10 @@ class DaemonTest : public ::testing::Test {
     return changed_.wait_for(lock, deadline, [&] { return std::ranges::any_of(events_, pred); });
   }
 
+  // Generous by default: a loaded CI machine (sanitizers, parallel tests) can delay sweeps;
+  // the failover test sets its own tight bound.
   bool WaitForStatus(const std::string& id, scaling::HealthStatus status,
-                     std::chrono::milliseconds deadline = 5s) {
+                     std::chrono::milliseconds deadline = 15s) {
     return WaitForEvent(
         [&](const scaling::RegionEvent& e) {
           return e.kind == scaling::RegionEvent::Kind::kStatusChanged && e.region_id == id &&
