@@ -12,6 +12,7 @@
 
 #include "admin/admin_api.hpp"
 #include "streamgate/scaling/region.hpp"
+#include "support/admin_requests.hpp"
 #include "support/fake_prober.hpp"
 #include "support/manual_clock.hpp"
 
@@ -20,14 +21,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-net::HttpRequest MakeRequest(std::string method, std::string path, std::string body = "") {
-  net::HttpRequest request;
-  request.method = std::move(method);
-  request.target = path;
-  request.path = std::move(path);
-  request.body = std::move(body);
-  return request;
-}
+using testing::MakeRequest;
 
 TEST(AdminApiConcurrencyTest, ReadsWritesSweepsAndScrapesInterleave) {
   constexpr int kRegions = 40;

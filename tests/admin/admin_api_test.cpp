@@ -14,6 +14,7 @@
 #include "admin/json_http.hpp"
 #include "net/http_server.hpp"
 #include "streamgate/scaling/region.hpp"
+#include "support/admin_requests.hpp"
 #include "support/fake_prober.hpp"
 #include "support/http_client.hpp"
 #include "support/manual_clock.hpp"
@@ -27,35 +28,10 @@ using scaling::MultiRegionManager;
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 using testing::FakeProber;
+using testing::HeaderOf;
+using testing::Lines;
+using testing::MakeRequest;
 using testing::ManualClock;
-
-// Requests as the server would build them: path and query split from the target.
-net::HttpRequest MakeRequest(std::string method, std::string target, std::string body = "") {
-  net::HttpRequest request;
-  request.method = std::move(method);
-  request.target = target;
-  const std::size_t question = target.find('?');
-  request.path = target.substr(0, question);
-  if (question != std::string::npos) request.query = target.substr(question + 1);
-  request.body = std::move(body);
-  request.remote_address = "127.0.0.1";
-  return request;
-}
-
-std::string HeaderOf(const net::HttpResponse& response, std::string_view name) {
-  for (const auto& [key, value] : response.headers) {
-    if (key == name) return value;
-  }
-  return "<none>";
-}
-
-// Lines of a Prometheus exposition, for "contains this exact line" checks.
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 class AdminApiTest : public ::testing::Test {
  protected:

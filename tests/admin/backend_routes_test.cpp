@@ -18,6 +18,7 @@
 #include "streamgate/common/random.hpp"
 #include "streamgate/scaling/load_balancer.hpp"
 #include "streamgate/scaling/region.hpp"
+#include "support/admin_requests.hpp"
 #include "support/fake_prober.hpp"
 #include "support/manual_clock.hpp"
 
@@ -32,33 +33,10 @@ using scaling::MultiRegionManager;
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 using testing::FakeProber;
+using testing::HeaderOf;
+using testing::Lines;
+using testing::MakeRequest;
 using testing::ManualClock;
-
-net::HttpRequest MakeRequest(std::string method, std::string target, std::string body = "") {
-  net::HttpRequest request;
-  request.method = std::move(method);
-  request.target = target;
-  const std::size_t question = target.find('?');
-  request.path = target.substr(0, question);
-  if (question != std::string::npos) request.query = target.substr(question + 1);
-  request.body = std::move(body);
-  request.remote_address = "127.0.0.1";
-  return request;
-}
-
-std::string HeaderOf(const net::HttpResponse& response, std::string_view name) {
-  for (const auto& [key, value] : response.headers) {
-    if (key == name) return value;
-  }
-  return "<none>";
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 bool HasLine(const std::vector<std::string>& lines, std::string_view line) {
   return std::find(lines.begin(), lines.end(), line) != lines.end();
