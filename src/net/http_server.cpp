@@ -26,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "net/io_loop.hpp"
+
 namespace streamgate::net {
 namespace {
 
@@ -354,7 +356,7 @@ class ServerImpl final : public HttpServer {
     const std::size_t threads = std::max<std::size_t>(shared_.options.threads, 1);
     threads_.reserve(threads);
     for (std::size_t i = 0; i < threads; ++i) {
-      threads_.emplace_back([this] { RunLoop(); });
+      threads_.emplace_back([this] { RunIoLoop(ioc_, "http server"); });
     }
   }
 
@@ -400,19 +402,6 @@ class ServerImpl final : public HttpServer {
       std::make_shared<Session>(std::move(socket), shared_)->Start();
       Accept();
     });
-  }
-
-  void RunLoop() {
-    for (;;) {
-      try {
-        ioc_.run();
-        return;
-      } catch (const std::exception& e) {
-        spdlog::error("http server thread: unexpected exception: {}", e.what());
-      } catch (...) {
-        spdlog::error("http server thread: unexpected exception");
-      }
-    }
   }
 
   // Declaration order matters: sessions unregister from shared_ while ioc_ destroys their

@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "net/http_types.hpp"
+#include "net/io_loop.hpp"
 #include "proxy/forwarding.hpp"
 
 namespace streamgate::proxy {
@@ -1265,7 +1266,7 @@ class Worker {
   void Run() {
     for (tcp::acceptor& acceptor : acceptors_) Accept(acceptor);
     ScheduleSweep();
-    thread_ = std::thread([this] { RunLoop(); });
+    thread_ = std::thread([this] { net::RunIoLoop(ioc_, "proxy"); });
   }
 
   void Join() {
@@ -1302,19 +1303,6 @@ class Worker {
       pool_.Sweep();
       ScheduleSweep();
     });
-  }
-
-  void RunLoop() {
-    for (;;) {
-      try {
-        ioc_.run();
-        return;
-      } catch (const std::exception& e) {
-        spdlog::error("proxy thread: unexpected exception: {}", e.what());
-      } catch (...) {
-        spdlog::error("proxy thread: unexpected exception");
-      }
-    }
   }
 
   const Shared& shared_;
