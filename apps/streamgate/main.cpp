@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "commands.hpp"
 #include "config/config.hpp"
 #include "daemon/daemon.hpp"
 #include "net/demo_origin.hpp"
@@ -135,11 +136,18 @@ int main(int argc, char** argv) {
   origin->add_option("--max-age", origin_flags.max_age,
                      "Send Cache-Control: public, max-age=N on every response");
 
+  app::Runners runners;
+  app::RegisterBackupCommands(app, runners);
+  app::RegisterCacheSimCommand(app, runners);
+
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   if (*serve) return Serve(config_path);
   if (*check) return CheckConfig(config_path);
   if (*origin) return Origin(origin_flags);
+  for (const auto& runner : runners) {
+    if (*runner.command) return runner.run();
+  }
   return 2;
 }
