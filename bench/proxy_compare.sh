@@ -2,7 +2,8 @@
 # Runs StreamGate, nginx and HAProxy as reverse proxies in front of the same origin, each with
 # the same number of worker threads, loads each in turn with wrk (keep-alive; 1 KiB then 64 KiB
 # responses), and prints requests/s, p50 and p99 (medians over rounds) and StreamGate's ratio
-# to each peer.
+# to each peer, and the CPU time (user + system) the proxying process spends per request: on a
+# small machine where wrk, the origin and the proxy share cores, that is the proxy's own cost.
 #
 #   bench/proxy_compare.sh [--workers N] [--duration 10s] [--connections 64] [--rounds 3]
 #
@@ -142,46 +143,61 @@ pids+=($!)
 wait_port "$haproxy_port"
 
 # --- load --------------------------------------------------------------------------------------
-# Prints "rps p50_ms p99_ms" for one wrk run.
+# The process that does the proxying, whose CPU time is charged per request.
+sg_pid=$(pgrep -f "serve --config $work/streamgate.yaml" | head -1)
+nginx_pid=$(pgrep -f "nginx: worker" -P "$(cat "$work/nginx/nginx.pid")" | head -1)
+haproxy_pid=$(pgrep -x haproxy -P $$ | head -1)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # user + system, clock ticks
+ticks_per_second=$(getconf CLK_TCK)
+
+# Prints "rps p50_ms p99_ms cpu_us_per_request" for one wrk run.
 run_wrk() {
-  local port=$1 path=$2
-  wrk -t1 -c"$connections" -d"$duration" --latency "http://127.0.0.1:$port$path" | awk '
+  local port=$1 path=$2 pid=$3 before after
+  before=$(cpu_ticks "$pid")
+  wrk -t1 -c"$connections" -d"$duration" --latency "http://127.0.0.1:$port$path" >"$work/wrk.out"
+  after=$(cpu_ticks "$pid")
+  awk -v ticks=$((after - before)) -v hz="$ticks_per_second" '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     /^ +50%/ { p50 = ms($2) }
     /^ +99%/ { p99 = ms($2) }
+    / requests in / { total = $1 }
     /^Requests\/sec/ { rps = $2 }
     /Non-2xx/ { bad = $NF }
-    END { if (bad > 0) rps = -1; printf "%s %.3f %.3f\n", rps, p50, p99 }'
+    END { if (bad > 0) rps = -1; printf "%s %.3f %.3f %.2f\n", rps, p50, p99, ticks / hz * 1e6 / total }' "$work/wrk.out"
 }
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 echo "proxy_compare: $workers worker thread(s) each, wrk -t1 -c$connections -d$duration, $rounds rounds, medians"
 for size in 1024 65536; do
-  declare -A rps=() p50=() p99=()
-  for name in streamgate nginx haproxy; do rps[$name]=""; p50[$name]=""; p99[$name]=""; done
+  declare -A rps=() p50=() p99=() cpu=()
+  for name in streamgate nginx haproxy; do rps[$name]=""; p50[$name]=""; p99[$name]=""; cpu[$name]=""; done
   for round in $(seq "$rounds"); do
     # Interleaved so slow drift on a shared machine hits every proxy alike.
     for name in streamgate nginx haproxy; do
       case $name in
-        streamgate) port=$sg_port ;;
-        nginx) port=$nginx_port ;;
-        haproxy) port=$haproxy_port ;;
+        streamgate) port=$sg_port pid=$sg_pid ;;
+        nginx) port=$nginx_port pid=$nginx_pid ;;
+        haproxy) port=$haproxy_port pid=$haproxy_pid ;;
       esac
-      read -r r a b < <(run_wrk "$port" "/bytes/$size")
-      rps[$name]+="$r"$'\n'; p50[$name]+="$a"$'\n'; p99[$name]+="$b"$'\n'
+      read -r r a b c < <(run_wrk "$port" "/bytes/$size" "$pid")
+      rps[$name]+="$r"$'\n'; p50[$name]+="$a"$'\n'; p99[$name]+="$b"$'\n'; cpu[$name]+="$c"$'\n'
     done
   done
-  printf '\n%s-byte responses\n%-11s %12s %9s %9s\n' "$size" proxy "requests/s" "p50 ms" "p99 ms"
+  printf '\n%s-byte responses\n%-11s %12s %9s %9s %14s\n' "$size" proxy "requests/s" "p50 ms" "p99 ms" \
+    "proxy CPU us/req"
   declare -A med=()
   for name in streamgate nginx haproxy; do
     med[$name]=$(printf '%s' "${rps[$name]}" | median)
-    printf '%-11s %12.0f %9.3f %9.3f\n' "$name" "${med[$name]}" \
-      "$(printf '%s' "${p50[$name]}" | median)" "$(printf '%s' "${p99[$name]}" | median)"
+    printf '%-11s %12.0f %9.3f %9.3f %14.2f\n' "$name" "${med[$name]}" \
+      "$(printf '%s' "${p50[$name]}" | median)" "$(printf '%s' "${p99[$name]}" | median)" \
+      "$(printf '%s' "${cpu[$name]}" | median)"
     med[$name.p99]=$(printf '%s' "${p99[$name]}" | median)
+    med[$name.cpu]=$(printf '%s' "${cpu[$name]}" | median)
   done
   for peer in nginx haproxy; do
     awk -v a="${med[streamgate]}" -v b="${med[$peer]}" -v pa="${med[streamgate.p99]}" \
-        -v pb="${med[$peer.p99]}" -v peer="$peer" \
-        'BEGIN { printf "streamgate / %-8s requests/s x%.2f   p99 x%.2f\n", peer, a / b, pa / pb }'
+        -v pb="${med[$peer.p99]}" -v ca="${med[streamgate.cpu]}" -v cb="${med[$peer.cpu]}" \
+        -v peer="$peer" 'BEGIN { printf "streamgate / %-8s requests/s x%.2f   p99 x%.2f   CPU per request x%.2f\n",
+                                       peer, a / b, pa / pb, ca / cb }'
   done
 done
