@@ -36,6 +36,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -56,6 +58,8 @@
 
 #include "net/http_types.hpp"
 #include "net/io_loop.hpp"
+#include "proxy/cache_policy.hpp"
+#include "proxy/edge_cache.hpp"
 #include "proxy/forwarding.hpp"
 
 namespace streamgate::proxy {
@@ -186,6 +190,12 @@ struct alignas(64) WorkerCounters {
   std::atomic<std::uint64_t> status_502{0};
   std::atomic<std::uint64_t> status_503{0};
   std::atomic<std::uint64_t> status_504{0};
+  std::atomic<std::uint64_t> cache_hits{0};
+  std::atomic<std::uint64_t> cache_misses{0};
+  std::atomic<std::uint64_t> cache_stale{0};
+  std::atomic<std::uint64_t> cache_revalidated{0};
+  std::atomic<std::uint64_t> cache_coalesced{0};
+  std::atomic<std::uint64_t> cache_stores{0};
 };
 
 // Only the owning worker writes, so a load and a store beat a locked read-modify-write.
@@ -204,12 +214,16 @@ struct Shared {
       : options(std::move(proxy_options)),
         trusted(std::move(trusted_proxies)),
         balancer(lb),
+        cache(options.cache_store != nullptr
+                  ? std::make_unique<EdgeCache>(*options.cache_store, options.cache)
+                  : nullptr),
         timer_tick(
             std::min({options.connect_timeout, options.request_header_timeout, options.idle_timeout,
                       options.upstream_timeout, std::chrono::milliseconds(kLingerTimeout)})) {}
   ProxyOptions options;
   TrustedProxies trusted;
   scaling::GlobalLoadBalancer& balancer;
+  std::unique_ptr<EdgeCache> cache;  // null: no caching
   // A session's timer fires at most this long after it was armed (ClientSession, "Deadline").
   std::chrono::milliseconds timer_tick;
 };
@@ -314,6 +328,142 @@ enum class Failure {
   kBadResponse,     // malformed response or unexpected 101
 };
 
+// Request and response header fields as (name, value) copies, for the edge cache.
+template <typename Fields>
+[[nodiscard]] cdn::HeaderFields CopyFields(const Fields& fields) {
+  cdn::HeaderFields out;
+  for (const auto& field : fields) out.emplace_back(field.name_string(), field.value());
+  return out;
+}
+
+[[nodiscard]] std::string_view FindField(const cdn::HeaderFields& fields, std::string_view name) {
+  for (const auto& [field, value] : fields) {
+    if (beast::iequals(field, name)) return value;
+  }
+  return {};
+}
+
+// Refreshes one stale cache entry in the background (stale-while-revalidate): a conditional GET
+// on a new connection to a backend the balancer picked, then a 304 refreshes the entry and a
+// storable answer replaces it. Holds the key's fill so concurrent requests do not refresh too.
+class BackgroundRefresh : public std::enable_shared_from_this<BackgroundRefresh> {
+ public:
+  BackgroundRefresh(const WorkerContext& ctx, BackendHandle backend, std::string key,
+                    cdn::EntryPtr stale, cdn::HeaderFields request_headers, std::string host,
+                    std::string target)
+      : ctx_(ctx),
+        backend_(backend),
+        key_(std::move(key)),
+        stale_(std::move(stale)),
+        request_headers_(std::move(request_headers)),
+        host_(std::move(host)),
+        target_(std::move(target)),
+        socket_(ctx.ioc),
+        timer_(ctx.ioc) {}
+
+  ~BackgroundRefresh() {
+    if (in_flight_) ctx_.shared.balancer.DecrementConnections(backend_);
+    ctx_.shared.cache->FinishFill(key_);
+  }
+  BackgroundRefresh(const BackgroundRefresh&) = delete;
+  BackgroundRefresh& operator=(const BackgroundRefresh&) = delete;
+
+  void Start() {
+    error_code ec;
+    const asio::ip::address address = asio::ip::make_address(backend_.address(), ec);
+    if (ec) return;  // host-name backends are refreshed by the next request instead
+    request_.method(http::verb::get);
+    request_.target(target_);
+    request_.version(11);
+    request_.set(http::field::host, host_);
+    request_.set(http::field::via, "1.1 streamgate");
+    if (!stale_->etag.empty()) request_.set(http::field::if_none_match, stale_->etag);
+    if (!stale_->last_modified.empty()) {
+      request_.set(http::field::if_modified_since, stale_->last_modified);
+    }
+    parser_.body_limit(ctx_.shared.cache->max_object_bytes());
+    parser_.header_limit(kUpstreamHeaderLimit);
+    ctx_.shared.balancer.IncrementConnections(backend_);
+    in_flight_ = true;
+    start_ = SteadyClock::now();
+    request_wall_ = ctx_.shared.cache->clock().WallNow();
+    timer_.expires_after(ctx_.shared.options.upstream_timeout);
+    timer_.async_wait([weak = weak_from_this()](error_code timer_ec) {
+      if (timer_ec) return;
+      if (auto self = weak.lock()) {
+        error_code ignored;
+        self->socket_.close(ignored);
+      }
+    });
+    socket_.async_connect(tcp::endpoint(address, backend_.port()), [self = shared_from_this()](
+                                                                       error_code connect_ec) {
+      if (connect_ec) return self->Done(false);
+      http::async_write(self->socket_, self->request_, [self](error_code write_ec, std::size_t) {
+        if (write_ec) return self->Done(false);
+        self->Read();
+      });
+    });
+  }
+
+ private:
+  void Read() {
+    http::async_read(socket_, buffer_, parser_,
+                     [self = shared_from_this()](error_code ec, std::size_t) {
+                       if (ec) return self->Done(false);
+                       self->OnResponse();
+                     });
+  }
+
+  void OnResponse() {
+    auto& response = parser_.get();
+    const unsigned status = response.result_int();
+    Done(!(ctx_.shared.options.fail_on_5xx && status >= 500));
+    EdgeCache& cache = *ctx_.shared.cache;
+    const WallTime now = cache.clock().WallNow();
+    cdn::HeaderFields headers = CopyFields(response);
+    std::erase_if(headers, [](const auto& field) { return IsHopByHopHeader(field.first); });
+    if (status == 304) {
+      (void)cache.Refresh(stale_, key_, headers, request_wall_, now);
+      return;
+    }
+    if (status >= 500) return;  // keep serving the stale copy
+    const bool authorized = !FindField(request_headers_, "authorization").empty();
+    (void)cache.Store(
+        host_, target_, RequestFacts{"GET", {}, authorized},
+        [this](std::string_view name) { return FindField(request_headers_, name); },
+        EdgeCache::Response{status, std::move(headers), std::move(response.body()), request_wall_,
+                            now});
+  }
+
+  void Done(bool success) {
+    timer_.cancel();
+    if (!in_flight_) return;
+    in_flight_ = false;
+    auto& balancer = ctx_.shared.balancer;
+    balancer.DecrementConnections(backend_);
+    balancer.RecordRequest(
+        backend_,
+        std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start_),
+        success);
+  }
+
+  WorkerContext ctx_;
+  BackendHandle backend_;
+  std::string key_;
+  cdn::EntryPtr stale_;
+  cdn::HeaderFields request_headers_;
+  std::string host_;
+  std::string target_;
+  Socket socket_;
+  Timer timer_;
+  beast::flat_buffer buffer_;
+  http::request<http::empty_body> request_;
+  http::response_parser<http::string_body> parser_;
+  bool in_flight_ = false;
+  SteadyClock::time_point start_{};
+  WallTime request_wall_{};
+};
+
 // One client connection. Everything runs on the worker's single thread: no locks.
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
@@ -338,6 +488,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ~ClientSession() {
     // Stopped mid-request: keep the balancer's connection count honest.
     if (in_flight_) ctx_.shared.balancer.DecrementConnections(backend_);
+    EndFill();
     Bump(ctx_.counters.connections_closed);
   }
 
@@ -449,10 +600,278 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     const std::string_view target = request.target();
     hash_key_ = target.substr(0, target.find('?'));
 
+    ResetCacheState();
+    // A request with a body is never answered from the cache: the body would stay unread.
+    if (ctx_.shared.cache && req_parser_->is_done() && CacheFirst()) return;
+    Forward();
+  }
+
+  void Forward() {
     auto picked = ctx_.shared.balancer.Pick(Context());
-    if (!picked) return SendError(503, "Service Unavailable: no backend available\n");
+    if (!picked) return FailRequest(503, "Service Unavailable: no backend available\n");
     backend_ = *picked;
     StartAttempt(/*allow_pool=*/true);
+  }
+
+  // ---- Edge cache --------------------------------------------------------------------------
+  // A cacheable request is answered from a fresh entry (HIT), from a stale one while a
+  // background refresh runs (STALE), or goes to the origin: conditionally when a stale entry
+  // has validators (a 304 gives REVALIDATED), as the one fetch for its key that concurrent
+  // misses wait for, and teeing a storable response into the cache as it is relayed (MISS).
+  // When the origin fails, a stale entry within stale-if-error answers instead (STALE).
+
+  void ResetCacheState() {
+    EndFill();
+    cache_applies_ = false;
+    coalesced_ = false;
+    tee_ = false;
+    stale_entry_.reset();
+    cache_key_.clear();
+  }
+
+  [[nodiscard]] EdgeCache::HeaderLookup RequestHeaderLookup() {
+    return [this](std::string_view name) -> std::string_view { return req_parser_->get()[name]; };
+  }
+
+  // True when the request was answered from the cache or now waits for another fetch.
+  [[nodiscard]] bool CacheFirst() {
+    auto& request = req_parser_->get();
+    EdgeCache& cache = *ctx_.shared.cache;
+    const std::string_view host = request[http::field::host];
+    const std::string_view target = request.target();
+    if (!cache.Applies(request.method_string(), host, target)) return false;
+    cache_applies_ = true;
+    request_cc_ = {};
+    const auto [first, last] = request.equal_range(http::field::cache_control);
+    for (auto it = first; it != last; ++it) ParseCacheControl(it->value(), request_cc_);
+    CacheLookup found = cache.Lookup(host, target, request_cc_, RequestHeaderLookup(), cache_key_);
+    if (found.entry) {
+      if (found.use == CacheUse::kFresh) {
+        Bump(ctx_.counters.cache_hits);
+        ServeEntry(std::move(found.entry), "HIT");
+        return true;
+      }
+      if (found.use == CacheUse::kStaleWhileRevalidate) {
+        Bump(ctx_.counters.cache_stale);
+        StartBackgroundRefresh(found.entry);
+        ServeEntry(std::move(found.entry), "STALE");
+        return true;
+      }
+      stale_entry_ = std::move(found.entry);
+      stale_age_ = found.age;
+      stale_freshness_ = found.freshness;
+    }
+    if (request_cc_.only_if_cached) {
+      SendError(504, "Gateway Timeout: not in cache\n");
+      return true;
+    }
+    if (coalesced_) return false;  // waited for one fetch already: fetch now
+    const bool leader =
+        cache.JoinFill(cache_key_, [weak = weak_from_this(), executor = ctx_.ioc.get_executor()] {
+          asio::post(executor, [weak] {
+            if (auto self = weak.lock()) self->OnFillDone();
+          });
+        });
+    if (leader) {
+      fill_leader_ = true;
+      return false;
+    }
+    Bump(ctx_.counters.cache_coalesced);
+    // The timer's handler keeps the session alive while it waits; the leader's notification
+    // cancels it. At worst (a slow leader) the wait ends after upstream_timeout.
+    if (!fill_timer_) fill_timer_.emplace(ctx_.ioc);
+    waiting_fill_ = true;
+    fill_timer_->expires_after(options_.upstream_timeout);
+    fill_timer_->async_wait([self = shared_from_this()](error_code) { self->OnFillDone(); });
+    return true;
+  }
+
+  void OnFillDone() {
+    if (!waiting_fill_) return;
+    waiting_fill_ = false;
+    fill_timer_->cancel();
+    if (closed_) return;
+    coalesced_ = true;
+    stale_entry_.reset();
+    if (CacheFirst()) return;
+    Forward();
+  }
+
+  void EndFill() {
+    if (!fill_leader_) return;
+    fill_leader_ = false;
+    ctx_.shared.cache->FinishFill(cache_key_);
+  }
+
+  void StartBackgroundRefresh(const cdn::EntryPtr& stale) {
+    EdgeCache& cache = *ctx_.shared.cache;
+    if (!cache.JoinFill(cache_key_, [] {})) return;  // a fetch for this key is under way
+    auto picked = ctx_.shared.balancer.Pick(Context());
+    if (!picked) return cache.FinishFill(cache_key_);
+    const auto& request = req_parser_->get();
+    std::make_shared<BackgroundRefresh>(ctx_, *picked, cache_key_, stale, CopyFields(request),
+                                        std::string(request[http::field::host]),
+                                        std::string(request.target()))
+        ->Start();
+  }
+
+  // Starts teeing a storable response into the cache as it is relayed.
+  void BeginTee(unsigned status) {
+    auto& response = res_parser_->get();
+    const auto& request = req_parser_->get();
+    cdn::HeaderFields headers = CopyFields(response);
+    const StoreDecision decision =
+        ctx_.shared.cache->Storable(RequestFacts{request.method_string(), request_cc_,
+                                                 request.count(http::field::authorization) > 0},
+                                    status, headers, ContentLength());
+    if (!decision.store) return;
+    tee_ = true;
+    tee_status_ = status;
+    tee_headers_ = std::move(headers);
+    tee_body_.clear();
+    if (const auto length = ContentLength()) tee_body_.reserve(static_cast<std::size_t>(*length));
+  }
+
+  [[nodiscard]] std::optional<std::uint64_t> ContentLength() const {
+    const auto length = res_parser_->content_length();
+    return length ? std::optional<std::uint64_t>(*length) : std::nullopt;
+  }
+
+  void Tee(const void* data, std::size_t n) {
+    if (!tee_ || n == 0) return;
+    if (tee_body_.size() + n > ctx_.shared.cache->max_object_bytes()) {
+      tee_ = false;  // too large to admit after all (a body without Content-Length)
+      std::string().swap(tee_body_);
+      return;
+    }
+    tee_body_.append(static_cast<const char*>(data), n);
+  }
+
+  // The whole response was read: store what was teed, and let waiting requests look again.
+  void FinishTee() {
+    if (tee_) {
+      tee_ = false;
+      const auto& request = req_parser_->get();
+      EdgeCache& cache = *ctx_.shared.cache;
+      auto stored = cache.Store(
+          request[http::field::host], request.target(),
+          RequestFacts{request.method_string(), request_cc_,
+                       request.count(http::field::authorization) > 0},
+          RequestHeaderLookup(),
+          EdgeCache::Response{tee_status_, std::move(tee_headers_), std::move(tee_body_),
+                              request_wall_, cache.clock().WallNow()});
+      if (stored) Bump(ctx_.counters.cache_stores);
+      tee_headers_.clear();
+      tee_body_.clear();
+    }
+    EndFill();
+  }
+
+  // The origin answered 304 to our conditional request: refresh the entry and answer from it.
+  void OnNotModified() {
+    cdn::HeaderFields headers = CopyFields(res_parser_->get());
+    UpstreamDone();
+    EdgeCache& cache = *ctx_.shared.cache;
+    auto refreshed =
+        cache.Refresh(stale_entry_, cache_key_, headers, request_wall_, cache.clock().WallNow());
+    Bump(ctx_.counters.cache_revalidated);
+    ServeEntry(refreshed ? std::move(*refreshed) : stale_entry_, "REVALIDATED");
+  }
+
+  [[nodiscard]] bool MayServeStale() const {
+    return stale_entry_ && MayServeStaleOnError(stale_freshness_, stale_age_);
+  }
+
+  // An error answer, unless a stale entry may stand in for the failed origin.
+  void FailRequest(int status, std::string_view text) {
+    if (MayServeStale()) {
+      Bump(ctx_.counters.cache_stale);
+      return ServeEntry(stale_entry_, "STALE");
+    }
+    SendError(status, text);
+  }
+
+  [[nodiscard]] static bool IfRangeAllows(std::string_view if_range, const cdn::CacheEntry& entry) {
+    if (if_range.empty()) return true;
+    if (if_range.starts_with('"')) return !entry.etag.empty() && if_range == entry.etag;
+    if (if_range.starts_with("W/")) return false;  // weak validators never match If-Range
+    return if_range == entry.last_modified;
+  }
+
+  [[nodiscard]] static bool AllowedIn304(std::string_view name) {
+    return beast::iequals(name, "cache-control") || beast::iequals(name, "content-location") ||
+           beast::iequals(name, "date") || beast::iequals(name, "etag") ||
+           beast::iequals(name, "expires") || beast::iequals(name, "vary") ||
+           beast::iequals(name, "last-modified");
+  }
+
+  // Answers from a stored response: 200 (or its stored status), 304 for a matching
+  // conditional, 206/416 for a Range, headers only for HEAD; one write.
+  void ServeEntry(cdn::EntryPtr entry, std::string_view x_cache) {
+    EndFill();
+    const auto& request = req_parser_->get();
+    EdgeCache& cache = *ctx_.shared.cache;
+    const std::uint64_t size = entry->body.size();
+    unsigned status = static_cast<unsigned>(entry->status);
+    ByteRange range;
+    if (status == 200) {
+      std::optional<WallTime> last_modified;
+      if (!entry->last_modified.empty()) last_modified = ParseHttpDate(entry->last_modified);
+      const std::string_view range_header = request[http::field::range];
+      if (IsNotModified(request[http::field::if_none_match],
+                        request[http::field::if_modified_since], entry->etag, last_modified)) {
+        status = 304;
+      } else if (!range_header.empty() && IfRangeAllows(request[http::field::if_range], *entry)) {
+        const RangeRequest ranged = ParseRange(range_header, size);
+        if (ranged.kind == RangeKind::kSatisfiable) {
+          status = 206;
+          range = ranged.range;
+        } else if (ranged.kind == RangeKind::kUnsatisfiable) {
+          status = 416;
+        }
+      }
+    }
+    CountResponse(status);
+    out_.clear();
+    out_.append(client_version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    AppendStatus(status);
+    const auto reason = http::obsolete_reason(static_cast<http::status>(status));
+    out_.append(reason.data(), reason.size()).append("\r\n");
+    for (const auto& [name, value] : entry->headers) {
+      if (name == EdgeCache::kInitialAgeHeader) continue;
+      if (status == 304 && !AllowedIn304(name)) continue;
+      AppendField(name, value);
+    }
+    AppendField("Age", std::to_string(cache.AgeOf(*entry).count()));
+    AppendField("X-Cache", x_cache);
+    AppendField("Via", client_version_ == 10 ? "1.0 streamgate" : "1.1 streamgate");
+    std::string_view body;
+    if (status == 206) {
+      AppendField("Content-Range", ContentRangeValue(range, size));
+      AppendField("Content-Length", std::to_string(range.length()));
+      body = std::string_view(entry->body)
+                 .substr(static_cast<std::size_t>(range.first),
+                         static_cast<std::size_t>(range.length()));
+    } else if (status == 416) {
+      AppendField("Content-Range", "bytes */" + std::to_string(size));
+      AppendField("Content-Length", "0");
+    } else if (status != 304 && status != 204) {
+      AppendField("Content-Length", std::to_string(size));
+      body = entry->body;
+    }
+    if (client_version_ == 11 && !client_keep_alive_) AppendField("Connection", "close");
+    if (client_version_ == 10 && client_keep_alive_) AppendField("Connection", "keep-alive");
+    out_.append("\r\n");
+    if (is_head_) body = {};
+    serving_ = std::move(entry);
+    SetDeadline(options_.idle_timeout);
+    const std::array<asio::const_buffer, 2> buffers = {asio::buffer(out_),
+                                                       asio::buffer(body.data(), body.size())};
+    asio::async_write(client_, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
+      self->serving_.reset();
+      if (ec) return self->CloseClient();
+      self->OnExchangeDone();
+    });
   }
 
   // Origin-form passes as is; absolute-form ("http://host/path") becomes origin-form with the
@@ -551,6 +970,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   void StartAttempt(bool allow_pool) {
     attempt_start_ = SteadyClock::now();
+    if (cache_applies_) request_wall_ = ctx_.shared.cache->clock().WallNow();
     ctx_.shared.balancer.IncrementConnections(backend_);
     in_flight_ = true;
     response_started_ = false;
@@ -612,9 +1032,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       out_.clear();
       out_.append(request.method_string()).push_back(' ');
       out_.append(request.target()).append(" HTTP/1.1\r\n");
+      // A fetch for the cache asks for the whole representation (conditional on the stale
+      // entry's validators); the client's own conditionals and ranges are answered from it.
+      const bool for_cache = cache_applies_ && !is_head_;
       for (const auto& field : request) {
         // Replaced by the values computed in PrepareUpstreamRequest, as set() would.
         if (field.name() == http::field::via) continue;
+        if (for_cache && IsConditionalOrRange(field.name())) continue;
         if (field.name() == http::field::unknown &&
             (beast::iequals(field.name_string(), kForwardedFor) ||
              beast::iequals(field.name_string(), kForwardedProto))) {
@@ -625,6 +1049,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       AppendField(kForwardedFor, forwarded_for_);
       AppendField(kForwardedProto, "http");
       AppendField("Via", via_);
+      if (for_cache && stale_entry_) {
+        if (!stale_entry_->etag.empty()) AppendField("If-None-Match", stale_entry_->etag);
+        if (!stale_entry_->last_modified.empty()) {
+          AppendField("If-Modified-Since", stale_entry_->last_modified);
+        }
+      }
       out_.append("\r\n");
       asio::async_write(upstream_->socket, asio::buffer(out_),
                         [self = shared_from_this()](error_code ec, std::size_t) {
@@ -641,6 +1071,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                                if (ec) return self->AttemptFailed(Failure::kBeforeResponse);
                                self->StartRequestBody();
                              });
+  }
+
+  [[nodiscard]] static bool IsConditionalOrRange(http::field name) {
+    return name == http::field::if_none_match || name == http::field::if_modified_since ||
+           name == http::field::if_match || name == http::field::if_unmodified_since ||
+           name == http::field::if_range || name == http::field::range;
   }
 
   [[nodiscard]] static std::string HostOf(const BackendHandle& backend) {
@@ -760,10 +1196,24 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     response_started_ = true;
     upstream_success_ = !(options_.fail_on_5xx && status >= 500);
     upstream_reusable_ = res_parser_->keep_alive();
+    if (cache_applies_ && !is_head_ && stale_entry_) {
+      if (status == 304) return OnNotModified();
+      if (status >= 500 && MayServeStale()) {
+        // The body of the error is not wanted: the connection is dropped with it.
+        EndAttempt(/*record=*/true, upstream_success_);
+        DropUpstream();
+        Bump(ctx_.counters.cache_stale);
+        return ServeEntry(stale_entry_, "STALE");
+      }
+    }
     const bool bodyless = is_head_ || status == 204 || status == 304;
     const bool has_length = res_parser_->content_length().has_value();
 
     StripHopByHop(response);
+    if (cache_applies_) {
+      Bump(ctx_.counters.cache_misses);
+      if (!is_head_) BeginTee(status);
+    }
     ComputeVia(response, response.version());
     response.version(client_version_);
     bool keep_alive = client_keep_alive_;
@@ -806,11 +1256,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       done = res_parser_->is_done();
       first_piece = asio::const_buffer(n > 0 ? RelayBuffer() : nullptr, n);
     }
+    Tee(first_piece.data(), first_piece.size());
     if (done) UpstreamDone();
     SetDeadline(options_.idle_timeout);
     if (chunked_out_) {
       // Re-framed as chunks; rare enough for Beast's serializer.
       response.set(http::field::via, via_);
+      if (cache_applies_) response.set("X-Cache", "MISS");
       response.chunked(true);
       response.keep_alive(keep_alive);
       body.data = n > 0 ? RelayBuffer() : nullptr;
@@ -833,6 +1285,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       if (field.name() != http::field::via) AppendField(field.name_string(), field.value());
     }
     AppendField("Via", via_);
+    if (cache_applies_) AppendField("X-Cache", "MISS");
     // What keep_alive() would add; Connection itself was stripped as hop-by-hop.
     if (client_version_ == 11 && !keep_alive) AppendField("Connection", "close");
     if (client_version_ == 10 && keep_alive) AppendField("Connection", "keep-alive");
@@ -926,6 +1379,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     const std::size_t n = kRelayBufferBytes - body.size;
     const bool done = res_parser_->is_done();
     if (n == 0 && !done) return ReadResponseBody();
+    Tee(RelayBuffer(), n);
     if (done) UpstreamDone();
     SetDeadline(options_.idle_timeout);
     if (chunked_out_) {
@@ -948,6 +1402,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     }
     body_remaining_ -= std::min<std::uint64_t>(n, body_remaining_);
     const bool done = body_remaining_ == 0;
+    Tee(RelayBuffer(), n);
     if (done) UpstreamDone();
     SetDeadline(options_.idle_timeout);
     WriteRawBody(n, done);
@@ -983,6 +1438,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     } else {
       DropUpstream();
     }
+    if (ctx_.shared.cache) FinishTee();
   }
 
   void OnExchangeDone() {
@@ -1017,11 +1473,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
         stale_retry_used_ = true;
         return StartAttempt(/*allow_pool=*/false);
       }
-      return SendError(502, "Bad Gateway\n");
+      return FailRequest(502, "Bad Gateway\n");
     }
     Bump(ctx_.counters.upstream_failures);
     EndAttempt(/*record=*/true, /*success=*/false);
-    if (failure == Failure::kTimeout) return SendError(504, "Gateway Timeout\n");
+    if (failure == Failure::kTimeout) return FailRequest(504, "Gateway Timeout\n");
     const bool retryable = replayable && (failure == Failure::kConnect ||
                                           (failure == Failure::kBeforeResponse && idempotent_));
     if (retryable && retries_used_ < options_.retries) {
@@ -1033,12 +1489,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
         return StartAttempt(/*allow_pool=*/true);
       }
     }
-    SendError(502, "Bad Gateway\n");
+    FailRequest(502, "Bad Gateway\n");
   }
 
   // Something broke after bytes flowed; neither side can be kept. The balancer hears of a
   // failure only when the backend is to blame; a client that went away says nothing about it.
   void AbortBoth(bool blame_backend) {
+    tee_ = false;
+    EndFill();
     if (blame_backend) {
       EndAttempt(/*record=*/true, /*success=*/false);
     } else {
@@ -1064,6 +1522,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Answers with a short text and closes: the rest of the request (a body, pipelined
   // requests) is not read, so the connection cannot be trusted to be in sync afterwards.
   void SendError(int status, std::string_view text) {
+    tee_ = false;
+    EndFill();
     res_sr_.reset();
     res_parser_.reset();
     req_sr_.reset();
@@ -1117,6 +1577,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   void CloseClient() {
     closed_ = true;
+    tee_ = false;
+    EndFill();
     error_code ignored;
     client_.shutdown(tcp::socket::shutdown_both, ignored);
     client_.close(ignored);
@@ -1215,6 +1677,24 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::uint64_t body_remaining_ = 0;
   error_code parse_ec_;
   std::optional<tcp::resolver> resolver_;
+
+  // Edge cache, per request.
+  bool cache_applies_ = false;  // a GET/HEAD the cache answers or stores
+  bool fill_leader_ = false;    // this request's fetch is the one others wait for
+  bool waiting_fill_ = false;
+  bool coalesced_ = false;  // waited once for another request's fetch
+  bool tee_ = false;        // the response is being copied into tee_body_ for storing
+  std::string cache_key_;
+  CacheControl request_cc_;
+  cdn::EntryPtr stale_entry_;  // a stale entry being revalidated (or standing by for errors)
+  Seconds stale_age_{0};
+  Freshness stale_freshness_;
+  cdn::EntryPtr serving_;  // keeps the entry's bytes alive while they are written
+  std::optional<Timer> fill_timer_;
+  WallTime request_wall_{};
+  unsigned tee_status_ = 0;
+  cdn::HeaderFields tee_headers_;
+  std::string tee_body_;
 };
 
 // SO_REUSEPORT lets every worker own an acceptor on the same address; the kernel spreads
@@ -1370,6 +1850,8 @@ class ProxyServerImpl final : public ProxyServer {
     if (stopped_) return;
     stopped_ = true;
     for (auto& worker : workers_) worker->Join();
+    // Sessions destroyed below must not notify waiters on io_contexts destroyed before them.
+    if (shared_.cache) shared_.cache->AbandonFills();
     // No worker thread runs now; destroying a worker closes its sockets and drops its sessions.
     workers_.clear();
   }
@@ -1398,6 +1880,12 @@ class ProxyServerImpl final : public ProxyServer {
       stats.status_502 += Read(c.status_502);
       stats.status_503 += Read(c.status_503);
       stats.status_504 += Read(c.status_504);
+      stats.cache_hits += Read(c.cache_hits);
+      stats.cache_misses += Read(c.cache_misses);
+      stats.cache_stale += Read(c.cache_stale);
+      stats.cache_revalidated += Read(c.cache_revalidated);
+      stats.cache_coalesced += Read(c.cache_coalesced);
+      stats.cache_stores += Read(c.cache_stores);
     }
     stats.connections_active =
         stats.connections_accepted > closed ? stats.connections_accepted - closed : 0;
@@ -1443,6 +1931,8 @@ std::vector<ProxyMetricSample> ProxyMetricSamples(const ProxyStats& s) {
   constexpr std::string_view kResponsesHelp = "Responses sent to clients, by status class.";
   constexpr std::string_view kErrors = "streamgate_proxy_errors_total";
   constexpr std::string_view kErrorsHelp = "Error responses generated by the proxy, by status.";
+  constexpr std::string_view kCache = "streamgate_proxy_cache_responses_total";
+  constexpr std::string_view kCacheHelp = "Responses to cacheable requests, by X-Cache result.";
   return {
       {"streamgate_proxy_connections_accepted_total", "Client connections accepted.", true, "", "",
        s.connections_accepted},
@@ -1474,6 +1964,15 @@ std::vector<ProxyMetricSample> ProxyMetricSamples(const ProxyStats& s) {
        s.upstream_failures},
       {"streamgate_proxy_incomplete_responses_total",
        "Responses cut because the upstream failed mid-body.", true, "", "", s.incomplete_responses},
+      {kCache, kCacheHelp, true, "result", "hit", s.cache_hits},
+      {kCache, kCacheHelp, true, "result", "miss", s.cache_misses},
+      {kCache, kCacheHelp, true, "result", "stale", s.cache_stale},
+      {kCache, kCacheHelp, true, "result", "revalidated", s.cache_revalidated},
+      {"streamgate_proxy_cache_coalesced_total",
+       "Cache misses that waited for another request's origin fetch.", true, "", "",
+       s.cache_coalesced},
+      {"streamgate_proxy_cache_stores_total", "Origin responses stored in the edge cache.", true,
+       "", "", s.cache_stores},
   };
 }
 

@@ -11,6 +11,10 @@
 // backend (PickOther) when nothing reached the client yet and replaying is safe; see
 // proxy_server.cpp for the exact rules.
 //
+// With a cache store, GET and HEAD on configured hosts/paths are answered from the cache when
+// RFC 9111 allows (X-Cache: HIT|MISS|STALE|REVALIDATED, Age), concurrent misses for one key
+// wait for one origin fetch, and ranges and conditionals are answered from stored objects.
+//
 // Errors the proxy answers itself: 400 malformed, 431 header limits, 502 upstream failed, 503 no
 // backend, 504 upstream timeout; all close the client connection. A request header that does not
 // arrive within request_header_timeout, and an idle keep-alive connection, are closed silently.
@@ -24,6 +28,8 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/edge_cache.hpp"
+#include "streamgate/cdn/object_store.hpp"
 #include "streamgate/common/error.hpp"
 #include "streamgate/scaling/load_balancer.hpp"
 
@@ -48,6 +54,10 @@ struct ProxyOptions {
   bool fail_on_5xx = false;   // count upstream 5xx as failures for outlier detection
   std::size_t max_idle_upstream_per_backend = 64;  // per thread
   std::vector<std::string> trusted_proxies;        // CIDRs/IPs whose X-Forwarded-For is believed
+  // The edge cache (RFC 9111 for GET and HEAD): responses are kept in `cache_store`, which must
+  // outlive the server; null turns caching off. See "Edge cache" in proxy_server.cpp.
+  cdn::ObjectStore* cache_store = nullptr;
+  EdgeCacheOptions cache;
 };
 
 // Counters since Start (gauges say so). Summed over threads when read.
@@ -71,6 +81,13 @@ struct ProxyStats {
   std::uint64_t status_502 = 0;               // answered by the proxy
   std::uint64_t status_503 = 0;
   std::uint64_t status_504 = 0;
+  // Edge cache: how responses to cacheable requests were produced (the X-Cache value).
+  std::uint64_t cache_hits = 0;         // fresh from the cache
+  std::uint64_t cache_misses = 0;       // from the origin
+  std::uint64_t cache_stale = 0;        // stale while revalidating, or because the origin failed
+  std::uint64_t cache_revalidated = 0;  // the origin answered 304 to a conditional request
+  std::uint64_t cache_coalesced = 0;    // requests that waited for another request's fetch
+  std::uint64_t cache_stores = 0;       // responses stored
 };
 
 // One Prometheus sample of ProxyStats, for the /metrics writer (kept free of the metrics lib).
