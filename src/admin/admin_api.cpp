@@ -7,8 +7,10 @@
 #include <utility>
 
 #include "admin/backend_routes.hpp"
+#include "admin/cdn_routes.hpp"
 #include "admin/json_http.hpp"
 #include "admin/region_routes.hpp"
+#include "cdn/cdn_metrics.hpp"
 
 namespace streamgate::admin {
 
@@ -24,11 +26,17 @@ AdminApi::AdminApi(scaling::MultiRegionManager& regions, AdminApiOptions options
   });
   router_.Add(RegionRoutes(regions));
   router_.Add(BackendRoutes(options.load_balancer));
+  router_.Add(CdnRoutes(options.cdn));
   collectors_.emplace_back(
       [&regions](metrics::PrometheusWriter& out) { WriteRegionMetrics(regions, out); });
   if (options.load_balancer != nullptr) {
     collectors_.emplace_back([lb = options.load_balancer](metrics::PrometheusWriter& out) {
       WriteBackendMetrics(*lb, out);
+    });
+  }
+  if (options.cdn != nullptr) {
+    collectors_.emplace_back([manager = options.cdn](metrics::PrometheusWriter& out) {
+      cdn::WriteCdnMetrics(*manager, out);
     });
   }
   if (options.extra_metrics) collectors_.push_back(std::move(options.extra_metrics));

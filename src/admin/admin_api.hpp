@@ -21,7 +21,13 @@
 //   GET  /api/v1/lb/strategy                 200 {"strategy": name}
 //   PUT  /api/v1/lb/strategy {"strategy":..} 200 {"strategy": name}; unknown name 400
 //   GET  /api/v1/lb/stats                    200 balancer stats
-// Without a load balancer the backend and lb routes answer 404 "load balancer not configured".
+//   GET  /api/v1/cdn/metrics                 200 CDN metrics
+//   GET  /api/v1/cdn/content                 200 [content...]; DELETE: invalidate everything
+//   GET  /api/v1/cdn/content/{key}           200 content metadata; DELETE: invalidate it
+//   POST /api/v1/cdn/purge {"prefix"|"surrogate_key"}  200 {"removed": n}
+//   POST /api/v1/cdn/prefetch {"urls": [..]} 200 per-URL results
+// Without a load balancer the backend and lb routes answer 404 "load balancer not configured";
+// without a CDN manager the cdn routes answer 404 "cdn not configured" (see cdn_routes.hpp).
 // Status codes: malformed body, wrong field types and unknown fields 400; manager errors by
 // code (invalid_argument 400, not_found 404, already_exists / failed_precondition 409, others
 // 500); unknown path 404; known path with another method 405 + Allow. Region ids never contain
@@ -38,6 +44,7 @@
 #include "admin/router.hpp"
 #include "metrics/prometheus.hpp"
 #include "net/http_types.hpp"
+#include "streamgate/scaling/cdn.hpp"
 #include "streamgate/scaling/load_balancer.hpp"
 #include "streamgate/scaling/region.hpp"
 
@@ -49,6 +56,9 @@ struct AdminApiOptions {
   // Serves /api/v1/backends, /api/v1/lb and the backend families of /metrics; must outlive the
   // API. Null: those routes answer 404 "load balancer not configured".
   scaling::GlobalLoadBalancer* load_balancer = nullptr;
+  // Serves /api/v1/cdn and the streamgate_cdn_* families of /metrics; must outlive the API.
+  // Null: those routes answer 404 "cdn not configured".
+  scaling::CDNManager* cdn = nullptr;
   // Called on every /metrics scrape after the built-in families (the daemon writes proxy stats).
   std::function<void(metrics::PrometheusWriter&)> extra_metrics;
 };

@@ -125,6 +125,21 @@ void JsonObjectReader::Bool(std::string_view key, bool& out, Presence presence) 
   out = value->get<bool>();
 }
 
+void JsonObjectReader::StringList(std::string_view key, std::vector<std::string>& out,
+                                  Presence presence) {
+  const nlohmann::json* value = Find(key, presence);
+  if (value == nullptr) return;
+  const bool strings =
+      value->is_array() && std::all_of(value->begin(), value->end(),
+                                       [](const nlohmann::json& item) { return item.is_string(); });
+  if (!strings) {
+    Fail(fmt::format("field '{}' must be an array of strings", key));
+    return;
+  }
+  out.clear();
+  for (const nlohmann::json& item : *value) out.push_back(item.get<std::string>());
+}
+
 Status JsonObjectReader::Finish() const {
   if (error_) return std::unexpected(*error_);
   for (const auto& [key, value] : object_.items()) {

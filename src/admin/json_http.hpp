@@ -50,6 +50,9 @@ class JsonObjectReader {
   void String(std::string_view key, std::string& out, Presence presence = kRequired);
   void Int(std::string_view key, int& out, Presence presence = kRequired);
   void Bool(std::string_view key, bool& out, Presence presence = kRequired);
+  // An array of strings.
+  void StringList(std::string_view key, std::vector<std::string>& out,
+                  Presence presence = kRequired);
 
   // invalid_argument for the first missing / mistyped field, else for the first unknown one.
   [[nodiscard]] Status Finish() const;

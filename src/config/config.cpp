@@ -6,11 +6,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <bit>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -34,6 +36,7 @@ struct Value {
   YAML::Node node;
   std::string path;
   int line = 0;
+  int key_line = 0;  // the line of the key this value belongs to (0 for list items and the root)
 };
 
 class Parser;
@@ -97,6 +100,7 @@ class Parser {
   }
 
   [[nodiscard]] bool ok() const { return issues_.empty(); }
+  [[nodiscard]] std::size_t issue_count() const { return issues_.size(); }
   // Cross-entry checks run after the entries they compare, so sort to read top to bottom.
   [[nodiscard]] std::vector<ConfigIssue> TakeIssues() {
     std::stable_sort(issues_.begin(), issues_.end(),
@@ -147,7 +151,7 @@ class Parser {
       }
       // yaml-cpp marks an empty value at the token after it, so point at the key instead.
       const int line = child.IsNull() ? key_line : LineOf(child);
-      field->parse(*this, Value{child, ChildPath(value.path, key), line}, out);
+      field->parse(*this, Value{child, ChildPath(value.path, key), line, key_line}, out);
     }
     return seen;
   }
@@ -218,6 +222,29 @@ class Parser {
       return std::nullopt;
     }
     return std::chrono::duration_cast<std::chrono::milliseconds>(*parsed);
+  }
+
+  // A duration of whole seconds (HTTP freshness is counted in seconds), > 0 unless allow_zero.
+  [[nodiscard]] std::optional<std::chrono::seconds> WholeSeconds(const Value& value,
+                                                                 bool allow_zero) {
+    if (!value.node.IsScalar()) {
+      Report(value, fmt::format("expected a duration such as 1h, got {}", Describe(value.node)));
+      return std::nullopt;
+    }
+    const Result<std::chrono::nanoseconds> parsed = ParseDuration(value.node.Scalar());
+    if (!parsed) {
+      Report(value, parsed.error().message());
+      return std::nullopt;
+    }
+    if (*parsed % std::chrono::seconds(1) != std::chrono::nanoseconds(0)) {
+      Report(value, fmt::format("'{}' is not a whole number of seconds", value.node.Scalar()));
+      return std::nullopt;
+    }
+    if (parsed->count() == 0 && !allow_zero) {
+      Report(value, "must be greater than 0");
+      return std::nullopt;
+    }
+    return std::chrono::duration_cast<std::chrono::seconds>(*parsed);
   }
 
   [[nodiscard]] std::optional<double> Double(const Value& value, double min, double max) {
@@ -726,6 +753,210 @@ void ParseProxy(Parser& parser, const Value& value, Config& config) {
   parser.ParseFields<ProxyConfig>(value, kProxyFields, config.proxy);
 }
 
+// ---- cdn ------------------------------------------------------------------------------------
+
+// The section plus the lines the cross-key checks (api_key vs api_key_env) point at.
+struct CdnEntry {
+  CdnConfig cdn;
+  int api_key_line = 0;
+  int api_key_env_line = 0;
+};
+
+// Credentials and ids go into URLs and headers: no whitespace or control characters.
+bool HasSpaceOrControl(std::string_view text) {
+  return std::ranges::any_of(text, [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte <= 0x20 || byte == 0x7f;
+  });
+}
+
+// A non-empty string without whitespace or control characters.
+std::optional<std::string> Token(Parser& p, const Value& v) {
+  std::optional<std::string> text = p.String(v);
+  if (!text) return std::nullopt;
+  if (text->empty()) {
+    p.Report(v, "must not be empty");
+    return std::nullopt;
+  }
+  if (HasSpaceOrControl(*text)) {
+    p.Report(v, "must not contain spaces or control characters");
+    return std::nullopt;
+  }
+  return text;
+}
+
+bool IsEnvName(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) return false;
+  return std::ranges::all_of(
+      name, [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+constexpr Field<CdnEntry> kCdnFields[] = {
+    {"enabled",
+     [](Parser& p, const Value& v, CdnEntry& out) { Assign(p.Bool(v), out.cdn.enabled); }},
+    {"provider",
+     [](Parser& p, const Value& v, CdnEntry& out) {
+       std::optional<std::string> name = p.String(v);
+       if (!name) return;
+       Result<scaling::CDNProvider> provider = scaling::ParseCDNProvider(*name);
+       if (!provider) return p.Report(v, provider.error().message());
+       out.cdn.manager.provider = *provider;
+     }},
+    {"api_key",
+     [](Parser& p, const Value& v, CdnEntry& out) {
+       out.api_key_line = v.line;
+       Assign(Token(p, v), out.cdn.manager.api_key);
+     }},
+    {"api_key_env",
+     [](Parser& p, const Value& v, CdnEntry& out) {
+       out.api_key_env_line = v.line;
+       std::optional<std::string> name = p.String(v);
+       if (!name) return;
+       if (!IsEnvName(*name)) {
+         return p.Report(v, fmt::format("'{}' is not an environment variable name (letters, "
+                                        "digits and '_', not starting with a digit)",
+                                        *name));
+       }
+       out.cdn.api_key_env = std::move(*name);
+     }},
+    {"zone_id", [](Parser& p, const Value& v,
+                   CdnEntry& out) { Assign(Token(p, v), out.cdn.manager.zone_id); }},
+    {"service_id", [](Parser& p, const Value& v,
+                      CdnEntry& out) { Assign(Token(p, v), out.cdn.manager.service_id); }},
+    {"base_url",
+     [](Parser& p, const Value& v, CdnEntry& out) {
+       std::optional<std::string> url = Token(p, v);
+       if (!url) return;
+       if (!url->starts_with("http://") && !url->starts_with("https://")) {
+         return p.Report(v, fmt::format("'{}' is not an http:// or https:// URL", *url));
+       }
+       out.cdn.manager.base_url = std::move(*url);
+     }},
+    {"max_cache_size",
+     [](Parser& p, const Value& v, CdnEntry& out) {
+       const std::optional<std::uint64_t> size = p.Size(v);
+       if (!size) return;
+       if (*size == 0) return p.Report(v, "must be greater than 0");
+       out.cdn.manager.max_cache_size = *size;
+     }},
+    {"default_ttl",
+     [](Parser& p, const Value& v, CdnEntry& out) {
+       Assign(p.WholeSeconds(v, /*allow_zero=*/false), out.cdn.manager.default_ttl);
+     }},
+    {"max_object_fraction",
+     [](Parser& p, const Value& v, CdnEntry& out) {
+       const std::optional<double> fraction = p.Double(v, 0.0, 1.0);
+       if (!fraction) return;
+       if (*fraction == 0.0) return p.Report(v, "must be greater than 0");
+       out.cdn.manager.max_object_fraction = *fraction;
+     }},
+    {"eviction_policy",
+     [](Parser& p, const Value& v, CdnEntry& out) {
+       std::optional<std::string> name = p.String(v);
+       if (!name) return;
+       Result<cdn::PolicyKind> policy = cdn::ParsePolicyKind(*name);
+       if (!policy) return p.Report(v, policy.error().message());
+       out.cdn.manager.eviction_policy = *policy;
+     }},
+    {"shards",
+     [](Parser& p, const Value& v, CdnEntry& out) {
+       const std::optional<std::int64_t> shards = p.Integer(v, 1, 1024);
+       if (!shards) return;
+       if (!std::has_single_bit(static_cast<std::uint64_t>(*shards))) {
+         return p.Report(v, fmt::format("must be a power of two, got {}", *shards));
+       }
+       out.cdn.manager.shards = static_cast<std::size_t>(*shards);
+     }},
+    {"prefetch_concurrency",
+     [](Parser& p, const Value& v, CdnEntry& out) {
+       Assign(p.Integer(v, 1, 256), out.cdn.manager.prefetch_concurrency);
+     }},
+    {"prefetch_share",
+     [](Parser& p, const Value& v, CdnEntry& out) {
+       Assign(p.Double(v, 0.0, 1.0), out.cdn.manager.prefetch_share);
+     }},
+    {"fetch_timeout",
+     [](Parser& p, const Value& v, CdnEntry& out) {
+       Assign(p.PositiveMillis(v), out.cdn.manager.fetch_timeout);
+     }},
+    {"purge_timeout",
+     [](Parser& p, const Value& v, CdnEntry& out) {
+       Assign(p.PositiveMillis(v), out.cdn.manager.purge_timeout);
+     }},
+    {"purge_max_attempts",
+     [](Parser& p, const Value& v, CdnEntry& out) {
+       Assign(p.Integer(v, 1, 10), out.cdn.manager.purge_max_attempts);
+     }},
+    {"keep_for_revalidation",
+     [](Parser& p, const Value& v, CdnEntry& out) {
+       Assign(p.WholeSeconds(v, /*allow_zero=*/true), out.cdn.keep_for_revalidation);
+     }},
+    {"expiry_interval",
+     [](Parser& p, const Value& v, CdnEntry& out) {
+       Assign(p.PositiveMillis(v), out.cdn.expiry_interval);
+     }},
+    {"hosts",
+     [](Parser& p, const Value& v, CdnEntry& out) {
+       std::optional<std::vector<std::string>> hosts = p.StringList(v);
+       if (!hosts) return;
+       for (const std::string& host : *hosts) {
+         if (host.empty() || HasSpaceOrControl(host) || host.find('/') != std::string::npos) {
+           return p.Report(v, fmt::format("'{}' is not a Host value such as example.com or "
+                                          "127.0.0.1:8080",
+                                          host));
+         }
+       }
+       out.cdn.hosts = std::move(*hosts);
+     }},
+    {"paths",
+     [](Parser& p, const Value& v, CdnEntry& out) {
+       std::optional<std::vector<std::string>> paths = p.StringList(v);
+       if (!paths) return;
+       for (const std::string& path : *paths) {
+         if (path.empty() || path.front() != '/' || HasSpaceOrControl(path)) {
+           return p.Report(v, fmt::format("'{}' is not a path prefix starting with '/'", path));
+         }
+       }
+       out.cdn.path_prefixes = std::move(*paths);
+     }},
+};
+
+void ParseCdn(Parser& parser, const Value& value, Config& config) {
+  const std::size_t issues_before = parser.issue_count();
+  CdnEntry entry;
+  entry.cdn.line = value.key_line > 0 ? value.key_line : value.line;
+  parser.ParseFields<CdnEntry>(value, kCdnFields, entry);
+  CdnConfig& cdn = entry.cdn;
+  if (entry.api_key_line > 0 && entry.api_key_env_line > 0) {
+    parser.Report(entry.api_key_env_line, "cdn.api_key_env: give api_key or api_key_env, not both");
+  }
+  // A disabled section is only checked for form: its secret may well be absent on purpose.
+  if (cdn.enabled && !cdn.api_key_env.empty() && entry.api_key_line == 0) {
+    const char* secret = std::getenv(cdn.api_key_env.c_str());
+    if (secret == nullptr || *secret == '\0') {
+      parser.Report(entry.api_key_env_line,
+                    fmt::format("cdn.api_key_env: environment variable {} is {}", cdn.api_key_env,
+                                secret == nullptr ? "not set" : "empty"));
+    } else if (HasSpaceOrControl(secret)) {
+      // Never echo the secret itself; a trailing newline from a secrets file is the usual cause.
+      parser.Report(entry.api_key_env_line,
+                    fmt::format("cdn.api_key_env: environment variable {} contains spaces or "
+                                "control characters (a trailing newline?)",
+                                cdn.api_key_env));
+    } else {
+      cdn.manager.api_key = secret;
+    }
+  }
+  // Rules that span keys (credentials per provider, shards against size), once the keys are
+  // fine; ValidateCDNConfig is the manager's own check, so its messages stay the single source.
+  if (cdn.enabled && parser.issue_count() == issues_before) {
+    if (Status valid = scaling::ValidateCDNConfig(cdn.manager); !valid) {
+      parser.Report(cdn.line, fmt::format("cdn: {}", valid.error().message()));
+    }
+  }
+  config.cdn = std::move(cdn);
+}
+
 // Rules that span sections, checked once everything is parsed.
 void CheckReferences(Parser& parser, const Config& config) {
   if (config.regions.empty()) return;  // backends without regions are allowed
@@ -747,7 +978,7 @@ constexpr Field<Config> kTopLevelFields[] = {
     {"admin", ParseAdmin},       {"health_check", ParseHealthCheck},
     {"regions", ParseRegions},   {"listeners", ParseListeners},
     {"backends", ParseBackends}, {"load_balancer", ParseLoadBalancer},
-    {"proxy", ParseProxy},
+    {"proxy", ParseProxy},       {"cdn", ParseCdn},
 };
 
 // Records where each YAML document starts; everything else is ignored.

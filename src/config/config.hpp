@@ -2,9 +2,9 @@
 // front and every problem is reported with its file and line, so a bad config fails at startup
 // with a full list of what to fix instead of at the first use of a bad value.
 //
-// Schema (see config/streamgate.example.yaml): top-level `admin`, `health_check` and `regions`,
-// all optional. Unknown keys are errors everywhere, so typos never silently fall back to
-// defaults.
+// Schema (see config/streamgate.example.yaml): top-level `admin`, `health_check`, `regions`,
+// `listeners`, `backends`, `load_balancer`, `proxy` and `cdn`, all optional. Unknown keys are
+// errors everywhere, so typos never silently fall back to defaults.
 #pragma once
 
 #include <chrono>
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "streamgate/common/error.hpp"
+#include "streamgate/scaling/cdn.hpp"
 #include "streamgate/scaling/load_balancer.hpp"
 #include "streamgate/scaling/region.hpp"
 
@@ -103,6 +104,22 @@ struct ProxyConfig {
   std::size_t max_header_count = 100;
 };
 
+// The `cdn:` section: the CDN manager (its local object store and, optionally, an external CDN to
+// purge) and what the proxy's edge cache stores in it. Present = caching on, unless
+// `enabled: false`. An `api_key_env: NAME` is read from the environment while parsing, so
+// check-config fails early when the secret is missing.
+struct CdnConfig {
+  bool enabled = true;
+  scaling::CDNConfig manager;  // provider, credentials, cache size, TTL, policy, prefetching
+  // Edge cache (proxy::EdgeCacheOptions).
+  std::chrono::seconds keep_for_revalidation{600};
+  std::vector<std::string> hosts;          // Host header values cached; empty: every host
+  std::vector<std::string> path_prefixes;  // `paths`; empty: every path
+  std::string api_key_env;                 // where api_key came from, if from the environment
+  std::chrono::milliseconds expiry_interval{60'000};  // how often expired entries are swept
+  int line = 0;                                       // where `cdn:` is
+};
+
 struct Config {
   std::string source_file;
   AdminConfig admin;
@@ -112,6 +129,7 @@ struct Config {
   std::vector<BackendConfig> backends;
   LoadBalancerConfig load_balancer;
   ProxyConfig proxy;
+  std::optional<CdnConfig> cdn;  // absent: no edge cache, no CDN manager
 };
 
 // Parses and validates `yaml_text`; `file_name` is only used in issues. Returns every problem

@@ -35,7 +35,7 @@ scaling::LoadBalancerOptions BalancerOptions(const config::Config& config) {
   return options;
 }
 
-proxy::ProxyOptions ProxyOptionsFrom(const config::Config& config) {
+proxy::ProxyOptions ProxyOptionsFrom(const config::Config& config, scaling::CDNManager* cdn) {
   proxy::ProxyOptions options;
   for (const config::ListenerConfig& listener : config.listeners) {
     options.listeners.push_back({listener.name, listener.listen.host, listener.listen.port});
@@ -50,6 +50,13 @@ proxy::ProxyOptions ProxyOptionsFrom(const config::Config& config) {
   options.retries = config.load_balancer.retries;
   options.fail_on_5xx = config.load_balancer.count_5xx_as_failure;
   options.trusted_proxies = config.load_balancer.trusted_proxies;
+  if (cdn != nullptr) {
+    options.cache_store = &cdn->store();
+    options.cache.default_ttl = config.cdn->manager.default_ttl;
+    options.cache.keep_for_revalidation = config.cdn->keep_for_revalidation;
+    options.cache.hosts = config.cdn->hosts;
+    options.cache.path_prefixes = config.cdn->path_prefixes;
+  }
   return options;
 }
 
@@ -91,11 +98,15 @@ class DaemonImpl final : public Daemon {
       region.primary = rc.primary;
       if (auto status = regions_.RegisterRegion(std::move(region)); !status) return status;
     }
+    if (config.cdn && config.cdn->enabled) {
+      if (auto status = StartCdn(*config.cdn); !status) return status;
+    }
     if (!config.backends.empty() || !config.listeners.empty()) {
       if (auto status = StartBalancer(config); !status) return status;
     }
     admin::AdminApiOptions admin_api_options;
     admin_api_options.load_balancer = balancer_.get();
+    admin_api_options.cdn = cdn_.get();
     if (proxy_) {
       admin_api_options.extra_metrics = [this](metrics::PrometheusWriter& out) {
         WriteProxyMetrics(proxy_->stats(), out);
@@ -126,6 +137,16 @@ class DaemonImpl final : public Daemon {
                      [this] { return balancer_->PerformHealthCheck(); }, "backend");
       });
     }
+    if (cdn_) {
+      // The first deadline is taken here, not on the new thread, so it cannot drift late.
+      const std::chrono::milliseconds interval = config.cdn->expiry_interval;
+      schedulers_.emplace_back([this, interval, first = clock_.Now() + interval] {
+        RunPeriodically(first, interval, [this] {
+          const std::size_t removed = cdn_->PurgeExpired();
+          if (removed > 0) spdlog::debug("cdn: {} expired entries removed", removed);
+        });
+      });
+    }
     spdlog::info("streamgate: {} regions, {} backends, admin API on {}:{}",
                  regions_.GetRegionCount(), balancer_ ? balancer_->GetBackendCount() : 0,
                  admin_options.host, admin_server_->port());
@@ -138,6 +159,7 @@ class DaemonImpl final : public Daemon {
   }
   scaling::MultiRegionManager& regions() override { return regions_; }
   scaling::GlobalLoadBalancer* balancer() override { return balancer_.get(); }
+  scaling::CDNManager* cdn() override { return cdn_.get(); }
 
   void Stop() override {
     {
@@ -183,7 +205,7 @@ class DaemonImpl final : public Daemon {
       if (auto status = balancer_->RegisterBackend(std::move(backend)); !status) return status;
     }
     if (config.listeners.empty()) return {};
-    auto proxy = proxy::ProxyServer::Start(ProxyOptionsFrom(config), *balancer_);
+    auto proxy = proxy::ProxyServer::Start(ProxyOptionsFrom(config, cdn_.get()), *balancer_);
     if (!proxy) {
       return MakeError(proxy.error().code(),
                        fmt::format("proxy listeners: {}", proxy.error().message()));
@@ -194,6 +216,51 @@ class DaemonImpl final : public Daemon {
                    config.listeners[i].listen.host, proxy_->port(i));
     }
     return {};
+  }
+
+  // The CDN manager on the daemon's clock, so the edge cache's freshness follows it too.
+  Status StartCdn(const config::CdnConfig& config) {
+    scaling::CDNDependencies deps;
+    deps.clock = &clock_;
+    deps.fetcher = deps_.cdn_fetcher;
+    if (deps.fetcher == nullptr) {
+      cdn::HttpFetcherOptions fetch;
+      fetch.timeout = config.manager.fetch_timeout;
+      deps.fetcher = cdn::MakeHttpFetcher(fetch);
+    }
+    deps.purger = deps_.cdn_purger;
+    if (deps.purger == nullptr && config.manager.provider != scaling::CDNProvider::kLocal) {
+      auto purger = cdn::MakePurger(scaling::ToPurgerConfig(config.manager));
+      if (!purger) {
+        return MakeError(
+            purger.error().code(),
+            fmt::format("cdn: {} purger: {}", scaling::ToString(config.manager.provider),
+                        purger.error().message()));
+      }
+      deps.purger = std::move(*purger);
+    }
+    cdn_ = std::make_unique<scaling::CDNManager>(config.manager, std::move(deps));
+    spdlog::info("cdn: provider {}, {} bytes, {} eviction, default ttl {}s",
+                 scaling::ToString(config.manager.provider), config.manager.max_cache_size,
+                 cdn::ToString(config.manager.eviction_policy), config.manager.default_ttl.count());
+    return {};
+  }
+
+  // Runs `task` at `first`, then `interval` after each run, by the daemon's clock; checked every
+  // scheduler tick.
+  void RunPeriodically(MonoTime first, std::chrono::milliseconds interval,
+                       const std::function<void()>& task) {
+    MonoTime next = first;
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      lock.unlock();
+      if (clock_.Now() >= next) {
+        task();
+        next = clock_.Now() + interval;
+      }
+      lock.lock();
+      wake_.wait_for(lock, deps_.scheduler_tick, [this] { return stopping_; });
+    }
   }
 
   // Control-plane loop: a health check whenever one is due. A sweep's probes carry their own
@@ -218,6 +285,7 @@ class DaemonImpl final : public Daemon {
   std::shared_ptr<Prober> prober_;
   scaling::MultiRegionManager regions_;
   std::unique_ptr<scaling::GlobalLoadBalancer> balancer_;
+  std::unique_ptr<scaling::CDNManager> cdn_;  // before proxy_ and admin_api_, which use it
   std::unique_ptr<proxy::ProxyServer> proxy_;
   std::unique_ptr<admin::AdminApi> admin_api_;
   std::unique_ptr<net::HttpServer> admin_server_;

@@ -1,5 +1,6 @@
 // The running gateway: builds the components from a Config, runs the health-check schedulers,
-// the proxy data plane and the admin API until Stop().
+// the proxy data plane (with its edge cache when the config has a `cdn:` section) and the admin
+// API until Stop().
 #pragma once
 
 #include <chrono>
@@ -8,10 +9,13 @@
 #include <memory>
 
 #include "config/config.hpp"
+#include "streamgate/cdn/content_fetcher.hpp"
+#include "streamgate/cdn/purger.hpp"
 #include "streamgate/common/clock.hpp"
 #include "streamgate/common/error.hpp"
 #include "streamgate/common/random.hpp"
 #include "streamgate/health/prober.hpp"
+#include "streamgate/scaling/cdn.hpp"
 #include "streamgate/scaling/load_balancer.hpp"
 #include "streamgate/scaling/region.hpp"
 
@@ -23,6 +27,10 @@ struct DaemonDependencies {
   std::shared_ptr<RandomSource> random;  // null: seeded from the OS
   // How often the schedulers ask ShouldHealthCheck (real time); bounds how late a sweep starts.
   std::chrono::milliseconds scheduler_tick{50};
+  // The CDN manager's collaborators. Null fetcher: HTTP(S) with libcurl. Null purger: the one
+  // for cdn.provider (none for local).
+  std::shared_ptr<cdn::ContentFetcher> cdn_fetcher;
+  std::shared_ptr<cdn::Purger> cdn_purger;
 };
 
 class Daemon {
@@ -38,6 +46,8 @@ class Daemon {
   [[nodiscard]] virtual scaling::MultiRegionManager& regions() = 0;
   // Null when the config has no backends and no listeners.
   [[nodiscard]] virtual scaling::GlobalLoadBalancer* balancer() = 0;
+  // The CDN manager whose store the proxy caches in; null without an enabled `cdn:` section.
+  [[nodiscard]] virtual scaling::CDNManager* cdn() = 0;
   // Stops the proxy, the schedulers and the admin server; idempotent, from any thread but theirs.
   virtual void Stop() = 0;
 };

@@ -86,6 +86,7 @@ class BackendRoutesTest : public ::testing::Test {
             .prober = prober_, .clock = &clock_, .random = MakeSeededRandom(42), .geo = nullptr});
     api_ = std::make_unique<AdminApi>(
         *manager_, AdminApiOptions{.load_balancer = lb_.get(),
+                                   .cdn = nullptr,
                                    .extra_metrics = [this](metrics::PrometheusWriter& out) {
                                      ++extra_scrapes_;
                                      out.Family("streamgate_proxy_test_total", "Extra.",
@@ -680,6 +681,7 @@ TEST(BackendRoutesUnconfigured, ExtraCollectorWorksWithoutBalancer) {
   scaling::HealthCheckOptions options;
   MultiRegionManager manager(options, std::make_shared<FakeProber>());
   const AdminApi api(manager, AdminApiOptions{.load_balancer = nullptr,
+                                              .cdn = nullptr,
                                               .extra_metrics = [](metrics::PrometheusWriter& out) {
                                                 out.Sample("streamgate_proxy_up", {}, 1);
                                               }});

@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -540,6 +542,264 @@ TEST(ConfigErrorTest, IssuesAreOrderedByLine) {
               })),
               ElementsAre(Issue(3, "duplicate region id 'a' (first defined at line 2)"),
                           Issue(4, "unknown key 'weight' in regions[1]")));
+}
+
+// ---- cdn -----------------------------------------------------------------------------------
+
+TEST(CdnConfigTest, ExampleFileEnablesALocalEdgeCache) {
+  auto result = LoadConfigFile(ExampleConfigPath());
+  ASSERT_TRUE(result.has_value()) << result.error().front().ToString();
+  ASSERT_TRUE(result->cdn.has_value());
+  const CdnConfig& cdn = *result->cdn;
+  EXPECT_TRUE(cdn.enabled);
+  EXPECT_EQ(cdn.manager.provider, scaling::CDNProvider::kLocal);
+  EXPECT_EQ(cdn.manager.max_cache_size, 256u << 20);
+  EXPECT_EQ(cdn.manager.default_ttl, std::chrono::minutes(5));
+  EXPECT_EQ(cdn.manager.eviction_policy, cdn::PolicyKind::kS3Fifo);
+  EXPECT_EQ(cdn.keep_for_revalidation, std::chrono::minutes(10));
+  EXPECT_TRUE(cdn.hosts.empty());
+  EXPECT_THAT(cdn.path_prefixes, ElementsAre("/bytes/"));
+  EXPECT_TRUE(scaling::ValidateCDNConfig(cdn.manager).has_value());
+}
+
+TEST(CdnConfigTest, AbsentSectionMeansNoCache) {
+  EXPECT_FALSE(ParseOk(Yaml({"admin: {}"})).cdn.has_value());
+}
+
+TEST(CdnConfigTest, EmptySectionEnablesTheDefaults) {
+  for (const std::string& text : {std::string("cdn: {}\n"), std::string("cdn:\n")}) {
+    const Config config = ParseOk(text);
+    ASSERT_TRUE(config.cdn.has_value()) << text;
+    EXPECT_TRUE(config.cdn->enabled);
+    EXPECT_EQ(config.cdn->line, 1);
+    const scaling::CDNConfig defaults;
+    EXPECT_EQ(config.cdn->manager.provider, scaling::CDNProvider::kLocal);
+    EXPECT_EQ(config.cdn->manager.max_cache_size, defaults.max_cache_size);
+    EXPECT_EQ(config.cdn->manager.default_ttl, defaults.default_ttl);
+    EXPECT_EQ(config.cdn->manager.eviction_policy, defaults.eviction_policy);
+  }
+}
+
+// bench/cache_compare.sh writes exactly this.
+TEST(CdnConfigTest, BenchmarkFlowMapIsAccepted) {
+  const Config config =
+      ParseOk("cdn: { provider: local, max_cache_size: 1GiB, default_ttl: 1h }\n");
+  ASSERT_TRUE(config.cdn.has_value());
+  EXPECT_EQ(config.cdn->manager.max_cache_size, 1ULL << 30);
+  EXPECT_EQ(config.cdn->manager.default_ttl, std::chrono::hours(1));
+}
+
+TEST(CdnConfigTest, ParsesEveryKey) {
+  const Config config = ParseOk(Yaml({
+      "cdn:",                                      // 1
+      "  enabled: true",                           // 2
+      "  provider: fastly",                        // 3
+      "  api_key: secret-key",                     // 4
+      "  service_id: svc123",                      // 5
+      "  zone_id: zone9",                          // 6
+      "  base_url: http://127.0.0.1:9/",           // 7
+      "  max_cache_size: 64MiB",                   // 8
+      "  default_ttl: 1h30m",                      // 9
+      "  max_object_fraction: 0.1",                // 10
+      "  eviction_policy: sieve",                  // 11
+      "  shards: 4",                               // 12
+      "  prefetch_concurrency: 3",                 // 13
+      "  prefetch_share: 0.5",                     // 14
+      "  fetch_timeout: 5s",                       // 15
+      "  purge_timeout: 2s",                       // 16
+      "  purge_max_attempts: 4",                   // 17
+      "  keep_for_revalidation: 0s",               // 18
+      "  expiry_interval: 10s",                    // 19
+      "  hosts: [cdn.example, '127.0.0.1:8080']",  // 20
+      "  paths: [/videos/, /img]",                 // 21
+  }));
+  ASSERT_TRUE(config.cdn.has_value());
+  const CdnConfig& cdn = *config.cdn;
+  EXPECT_EQ(cdn.line, 1);
+  EXPECT_TRUE(cdn.enabled);
+  EXPECT_EQ(cdn.manager.provider, scaling::CDNProvider::kFastly);
+  EXPECT_EQ(cdn.manager.api_key, "secret-key");
+  EXPECT_EQ(cdn.manager.service_id, "svc123");
+  EXPECT_EQ(cdn.manager.zone_id, "zone9");
+  EXPECT_EQ(cdn.manager.base_url, "http://127.0.0.1:9/");
+  EXPECT_EQ(cdn.manager.max_cache_size, 64u << 20);
+  EXPECT_EQ(cdn.manager.default_ttl, std::chrono::seconds(5400));
+  EXPECT_DOUBLE_EQ(cdn.manager.max_object_fraction, 0.1);
+  EXPECT_EQ(cdn.manager.eviction_policy, cdn::PolicyKind::kSieve);
+  EXPECT_EQ(cdn.manager.shards, 4u);
+  EXPECT_EQ(cdn.manager.prefetch_concurrency, 3u);
+  EXPECT_DOUBLE_EQ(cdn.manager.prefetch_share, 0.5);
+  EXPECT_EQ(cdn.manager.fetch_timeout, milliseconds(5'000));
+  EXPECT_EQ(cdn.manager.purge_timeout, milliseconds(2'000));
+  EXPECT_EQ(cdn.manager.purge_max_attempts, 4);
+  EXPECT_EQ(cdn.keep_for_revalidation, std::chrono::seconds(0));
+  EXPECT_EQ(cdn.expiry_interval, milliseconds(10'000));
+  EXPECT_THAT(cdn.hosts, ElementsAre("cdn.example", "127.0.0.1:8080"));
+  EXPECT_THAT(cdn.path_prefixes, ElementsAre("/videos/", "/img"));
+}
+
+TEST(CdnConfigErrorTest, EachBadValueIsReportedAtItsLine) {
+  EXPECT_THAT(
+      ParseErrors(Yaml({
+          "cdn:",                         // 1
+          "  provider: akamai",           // 2
+          "  max_cache_size: lots",       // 3
+          "  default_ttl: 1500ms",        // 4
+          "  max_object_fraction: 1.5",   // 5
+          "  eviction_policy: random",    // 6
+          "  prefetch_concurrency: 0",    // 7
+          "  prefetch_share: -0.1",       // 8
+          "  keep_for_revalidation: 10",  // 9
+          "  hosts: example.com",         // 10
+          "  paths: [videos/]",           // 11
+          "  enabled: yes",               // 12
+          "  shards: 3",                  // 13
+          "  base_url: ftp://x",          // 14
+          "  api_key: 'two words'",       // 15
+          "  colour: blue",               // 16
+      })),
+      ElementsAre(
+          Issue(2,
+                "cdn.provider: unknown CDN provider 'akamai' (expected local, cloudflare or "
+                "fastly)"),
+          Issue(3, "cdn.max_cache_size: "),
+          Issue(4,
+                "cdn.default_ttl: '1500ms' is not a whole "
+                "number of seconds"),
+          Issue(5, "cdn.max_object_fraction: must be between 0 and 1, got 1.5"),
+          Issue(6, "cdn.eviction_policy: "),
+          Issue(7, "cdn.prefetch_concurrency: must be at least 1, got 0"),
+          Issue(8, "cdn.prefetch_share: must be between 0 and 1, got -0.1"),
+          Issue(9, "cdn.keep_for_revalidation: invalid duration '10'"),
+          Issue(10, "cdn.hosts: expected a list such as [a, b], got 'example.com'"),
+          Issue(11, "cdn.paths: 'videos/' is not a path prefix starting with '/'"),
+          Issue(12, "cdn.enabled: expected true or false, got 'yes'"),
+          Issue(13, "cdn.shards: must be a power of two, got 3"),
+          Issue(14, "cdn.base_url: 'ftp://x' is not an http:// or https:// URL"),
+          Issue(15, "cdn.api_key: must not contain spaces"),
+          Issue(16, "unknown key 'colour' in cdn (expected one of: enabled, provider")));
+}
+
+TEST(CdnConfigErrorTest, ZeroesAreRejected) {
+  EXPECT_THAT(ParseErrors(Yaml({
+                  "cdn:",                         // 1
+                  "  max_cache_size: 0",          // 2
+                  "  default_ttl: 0s",            // 3
+                  "  max_object_fraction: 0",     // 4
+                  "  prefetch_concurrency: 257",  // 5
+                  "  expiry_interval: 0s",        // 6
+              })),
+              ElementsAre(Issue(2, "cdn.max_cache_size: must be greater than 0"),
+                          Issue(3, "cdn.default_ttl: must be greater than 0"),
+                          Issue(4, "cdn.max_object_fraction: must be greater than 0"),
+                          Issue(5, "cdn.prefetch_concurrency: must be at most 256"),
+                          Issue(6, "cdn.expiry_interval: must be greater than 0")));
+}
+
+TEST(CdnConfigErrorTest, SectionMustBeAMap) {
+  EXPECT_THAT(ParseErrors("cdn: [local]\n"),
+              ElementsAre(Issue(1, "cdn: expected a map, got a sequence")));
+}
+
+// What only ValidateCDNConfig knows (credentials per provider) is reported at `cdn:` itself.
+TEST(CdnConfigErrorTest, ManagerValidationIsReportedAtTheSectionLine) {
+  EXPECT_THAT(ParseErrors(Yaml({
+                  "admin: {}",               // 1
+                  "cdn:",                    // 2
+                  "  provider: cloudflare",  // 3
+                  "  api_key: token",        // 4
+              })),
+              ElementsAre(Issue(2, "cdn: provider cloudflare needs a zone_id")));
+  EXPECT_THAT(ParseErrors(Yaml({"cdn: {provider: fastly}"})),
+              ElementsAre(Issue(1, "cdn: provider fastly needs an api_key")));
+  // A disabled section is checked for form only.
+  const Config config = ParseOk(Yaml({"cdn: {enabled: false, provider: fastly}"}));
+  ASSERT_TRUE(config.cdn.has_value());
+  EXPECT_FALSE(config.cdn->enabled);
+}
+
+// Sets an environment variable for one test and restores the previous state afterwards.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value == nullptr) {
+      ::unsetenv(name);
+    } else {
+      ::setenv(name, value, 1);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST(CdnConfigTest, ApiKeyFromTheEnvironment) {
+  const ScopedEnv env("STREAMGATE_TEST_CDN_KEY", "from-env");
+  const Config config = ParseOk(Yaml({
+      "cdn:",                                    // 1
+      "  provider: cloudflare",                  // 2
+      "  zone_id: z1",                           // 3
+      "  api_key_env: STREAMGATE_TEST_CDN_KEY",  // 4
+  }));
+  ASSERT_TRUE(config.cdn.has_value());
+  EXPECT_EQ(config.cdn->manager.api_key, "from-env");
+  EXPECT_EQ(config.cdn->api_key_env, "STREAMGATE_TEST_CDN_KEY");
+}
+
+TEST(CdnConfigErrorTest, ApiKeyEnvironmentProblems) {
+  {
+    const ScopedEnv env("STREAMGATE_TEST_CDN_KEY", nullptr);
+    EXPECT_THAT(ParseErrors(Yaml({
+                    "cdn:",                                    // 1
+                    "  provider: fastly",                      // 2
+                    "  service_id: s",                         // 3
+                    "  api_key_env: STREAMGATE_TEST_CDN_KEY",  // 4
+                })),
+                ElementsAre(Issue(4,
+                                  "cdn.api_key_env: environment variable "
+                                  "STREAMGATE_TEST_CDN_KEY is not set")));
+    // Disabled: the secret may be absent on purpose.
+    EXPECT_TRUE(
+        ParseConfig(Yaml({"cdn:", "  enabled: false", "  api_key_env: STREAMGATE_TEST_CDN_KEY"}),
+                    kFile)
+            .has_value());
+  }
+  {
+    const ScopedEnv env("STREAMGATE_TEST_CDN_KEY", "");
+    EXPECT_THAT(ParseErrors(Yaml({"cdn:", "  api_key_env: STREAMGATE_TEST_CDN_KEY"})),
+                ElementsAre(Issue(2, "environment variable STREAMGATE_TEST_CDN_KEY is empty")));
+  }
+  {
+    const ScopedEnv env("STREAMGATE_TEST_CDN_KEY", "secret\n");
+    const std::vector<ConfigIssue> issues =
+        ParseErrors(Yaml({"cdn:", "  api_key_env: STREAMGATE_TEST_CDN_KEY"}));
+    EXPECT_THAT(issues, ElementsAre(Issue(2, "contains spaces or control characters")));
+    for (const ConfigIssue& issue : issues) {
+      EXPECT_EQ(issue.message.find("secret"), std::string::npos) << issue.message;
+    }
+  }
+  const ScopedEnv env("STREAMGATE_TEST_CDN_KEY", "x");
+  EXPECT_THAT(ParseErrors(Yaml({
+                  "cdn:",                                    // 1
+                  "  api_key: inline",                       // 2
+                  "  api_key_env: STREAMGATE_TEST_CDN_KEY",  // 3
+              })),
+              ElementsAre(Issue(3, "cdn.api_key_env: give api_key or api_key_env, not both")));
+  EXPECT_THAT(ParseErrors(Yaml({"cdn:", "  api_key_env: 1-bad"})),
+              ElementsAre(Issue(2,
+                                "cdn.api_key_env: '1-bad' is not an environment variable "
+                                "name")));
 }
 
 // ---- files ---------------------------------------------------------------------------------
