@@ -8,6 +8,7 @@
 
 #include "admin/backend_routes.hpp"
 #include "admin/cdn_routes.hpp"
+#include "admin/dr_routes.hpp"
 #include "admin/json_http.hpp"
 #include "admin/region_routes.hpp"
 #include "cdn/cdn_metrics.hpp"
@@ -27,6 +28,7 @@ AdminApi::AdminApi(scaling::MultiRegionManager& regions, AdminApiOptions options
   router_.Add(RegionRoutes(regions));
   router_.Add(BackendRoutes(options.load_balancer));
   router_.Add(CdnRoutes(options.cdn));
+  router_.Add(DisasterRecoveryRoutes(options.disaster_recovery));
   collectors_.emplace_back(
       [&regions](metrics::PrometheusWriter& out) { WriteRegionMetrics(regions, out); });
   if (options.load_balancer != nullptr) {
@@ -37,6 +39,11 @@ AdminApi::AdminApi(scaling::MultiRegionManager& regions, AdminApiOptions options
   if (options.cdn != nullptr) {
     collectors_.emplace_back([manager = options.cdn](metrics::PrometheusWriter& out) {
       cdn::WriteCdnMetrics(*manager, out);
+    });
+  }
+  if (options.disaster_recovery != nullptr) {
+    collectors_.emplace_back([manager = options.disaster_recovery](metrics::PrometheusWriter& out) {
+      WriteDisasterRecoveryMetrics(*manager, out);
     });
   }
   if (options.extra_metrics) collectors_.push_back(std::move(options.extra_metrics));

@@ -26,8 +26,11 @@
 //   GET  /api/v1/cdn/content/{key}           200 content metadata; DELETE: invalidate it
 //   POST /api/v1/cdn/purge {"prefix"|"surrogate_key"}  200 {"removed": n}
 //   POST /api/v1/cdn/prefetch {"urls": [..]} 200 per-URL results
+//   /api/v1/dr/...                           disaster recovery plans, backups, restores and
+//                                            recovery tests (see dr_routes.hpp)
 // Without a load balancer the backend and lb routes answer 404 "load balancer not configured";
-// without a CDN manager the cdn routes answer 404 "cdn not configured" (see cdn_routes.hpp).
+// without a CDN manager the cdn routes answer 404 "cdn not configured" (see cdn_routes.hpp);
+// without a DisasterRecoveryManager the dr routes answer 404 "disaster recovery not configured".
 // Status codes: malformed body, wrong field types and unknown fields 400; manager errors by
 // code (invalid_argument 400, not_found 404, already_exists / failed_precondition 409, others
 // 500); unknown path 404; known path with another method 405 + Allow. Region ids never contain
@@ -45,6 +48,7 @@
 #include "metrics/prometheus.hpp"
 #include "net/http_types.hpp"
 #include "streamgate/scaling/cdn.hpp"
+#include "streamgate/scaling/disaster_recovery.hpp"
 #include "streamgate/scaling/load_balancer.hpp"
 #include "streamgate/scaling/region.hpp"
 
@@ -59,6 +63,9 @@ struct AdminApiOptions {
   // Serves /api/v1/cdn and the streamgate_cdn_* families of /metrics; must outlive the API.
   // Null: those routes answer 404 "cdn not configured".
   scaling::CDNManager* cdn = nullptr;
+  // Serves /api/v1/dr and the streamgate_dr_* families of /metrics; must outlive the API.
+  // Null: those routes answer 404 "disaster recovery not configured".
+  scaling::DisasterRecoveryManager* disaster_recovery = nullptr;
   // Called on every /metrics scrape after the built-in families (the daemon writes proxy stats).
   std::function<void(metrics::PrometheusWriter&)> extra_metrics;
 };

@@ -957,16 +957,158 @@ void ParseCdn(Parser& parser, const Value& value, Config& config) {
   config.cdn = std::move(cdn);
 }
 
+// ---- disaster_recovery ----------------------------------------------------------------------
+
+// A duration of whole minutes greater than zero (RPO and RTO are kept in minutes).
+std::optional<std::chrono::minutes> PositiveMinutes(Parser& p, const Value& v) {
+  const std::optional<std::chrono::seconds> seconds = p.WholeSeconds(v, /*allow_zero=*/false);
+  if (!seconds) return std::nullopt;
+  if (*seconds % std::chrono::minutes(1) != std::chrono::seconds(0)) {
+    p.Report(v, fmt::format("'{}' is not a whole number of minutes", v.node.Scalar()));
+    return std::nullopt;
+  }
+  return std::chrono::duration_cast<std::chrono::minutes>(*seconds);
+}
+
+// A non-empty path; relative ones are resolved against the config file by LoadConfigFile.
+std::optional<std::string> PathValue(Parser& p, const Value& v) {
+  std::optional<std::string> path = p.String(v);
+  if (!path) return std::nullopt;
+  if (path->empty()) {
+    p.Report(v, "must not be empty");
+    return std::nullopt;
+  }
+  if (path->find('\0') != std::string::npos) {
+    p.Report(v, "must not contain NUL characters");
+    return std::nullopt;
+  }
+  return path;
+}
+
+// A non-empty list of non-empty paths.
+std::optional<std::vector<std::string>> PathList(Parser& p, const Value& v, bool allow_empty) {
+  std::optional<std::vector<std::string>> paths = p.StringList(v);
+  if (!paths) return std::nullopt;
+  if (paths->empty() && !allow_empty) {
+    p.Report(v, "must name at least one path");
+    return std::nullopt;
+  }
+  for (const std::string& path : *paths) {
+    if (path.empty()) {
+      p.Report(v, "paths must not be empty");
+      return std::nullopt;
+    }
+  }
+  return paths;
+}
+
+using DrPlanEntry = DisasterRecoveryPlanConfig;
+
+constexpr Field<DrPlanEntry> kDrPlanFields[] = {
+    {"id", [](Parser& p, const Value& v, DrPlanEntry& out) { ParseId(p, v, out.plan.id); }},
+    {"name",
+     [](Parser& p, const Value& v, DrPlanEntry& out) { Assign(p.String(v), out.plan.name); }},
+    {"strategy",
+     [](Parser& p, const Value& v, DrPlanEntry& out) {
+       std::optional<std::string> name = p.String(v);
+       if (!name) return;
+       Result<scaling::BackupStrategy> strategy = scaling::ParseBackupStrategy(*name);
+       if (!strategy) return p.Report(v, strategy.error().message());
+       out.plan.strategy = *strategy;
+     }},
+    {"interval",
+     [](Parser& p, const Value& v, DrPlanEntry& out) {
+       Assign(p.WholeSeconds(v, /*allow_zero=*/false), out.plan.backup_interval);
+     }},
+    {"retention_days",
+     [](Parser& p, const Value& v, DrPlanEntry& out) {
+       Assign(p.Integer(v, 1, 36'500), out.plan.retention_days);
+     }},
+    {"rpo", [](Parser& p, const Value& v,
+               DrPlanEntry& out) { Assign(PositiveMinutes(p, v), out.plan.rpo); }},
+    {"rto", [](Parser& p, const Value& v,
+               DrPlanEntry& out) { Assign(PositiveMinutes(p, v), out.plan.rto); }},
+    {"primary_region",
+     [](Parser& p, const Value& v, DrPlanEntry& out) {
+       out.primary_region_line = v.line;
+       ParseId(p, v, out.plan.primary_region);
+     }},
+    {"secondary_region",
+     [](Parser& p, const Value& v, DrPlanEntry& out) {
+       out.secondary_region_line = v.line;
+       ParseId(p, v, out.plan.secondary_region);
+     }},
+    {"sources",
+     [](Parser& p, const Value& v, DrPlanEntry& out) {
+       Assign(PathList(p, v, /*allow_empty=*/false), out.plan.sources);
+     }},
+    {"excludes",
+     [](Parser& p, const Value& v, DrPlanEntry& out) {
+       Assign(PathList(p, v, /*allow_empty=*/true), out.plan.excludes);
+     }},
+    {"repository", [](Parser& p, const Value& v,
+                      DrPlanEntry& out) { Assign(PathValue(p, v), out.plan.repository); }},
+    {"active",
+     [](Parser& p, const Value& v, DrPlanEntry& out) { Assign(p.Bool(v), out.plan.active); }},
+};
+
+constexpr Field<DisasterRecoveryConfig> kDisasterRecoveryFields[] = {
+    {"max_recovery_points",
+     [](Parser& p, const Value& v, DisasterRecoveryConfig& out) {
+       Assign(p.Integer(v, 1, 1'000'000), out.max_recovery_points);
+     }},
+    {"scratch_directory",
+     [](Parser& p, const Value& v, DisasterRecoveryConfig& out) {
+       Assign(PathValue(p, v), out.scratch_directory);
+     }},
+    {"test_interval",
+     [](Parser& p, const Value& v, DisasterRecoveryConfig& out) {
+       Assign(p.WholeSeconds(v, /*allow_zero=*/true), out.test_interval);
+     }},
+    {"plans",
+     [](Parser& p, const Value& v, DisasterRecoveryConfig& out) {
+       std::map<std::string, int> ids;
+       out.plans = ParseList<DrPlanEntry>(
+           p, v, kDrPlanFields, "plans",
+           [&](DrPlanEntry& entry, const Value& item, const std::map<std::string, int>& keys) {
+             entry.line = item.line;
+             RequireKeys(p, item, keys, {"id", "sources", "repository"});
+             CheckUnique(p, ids, entry.plan.id, item.line, item.path, "plan id");
+           });
+     }},
+};
+
+void ParseDisasterRecovery(Parser& parser, const Value& value, Config& config) {
+  DisasterRecoveryConfig dr;
+  dr.line = value.key_line > 0 ? value.key_line : value.line;
+  parser.ParseFields<DisasterRecoveryConfig>(value, kDisasterRecoveryFields, dr);
+  config.disaster_recovery = std::move(dr);
+}
+
 // Rules that span sections, checked once everything is parsed.
 void CheckReferences(Parser& parser, const Config& config) {
-  if (config.regions.empty()) return;  // backends without regions are allowed
+  if (config.regions.empty()) return;  // backends and plans without regions are allowed
+  auto known = [&](const std::string& id) {
+    return std::ranges::any_of(config.regions, [&](const RegionConfig& r) { return r.id == id; });
+  };
   for (const BackendConfig& backend : config.backends) {
     if (backend.region.empty()) continue;
-    const bool known = std::ranges::any_of(
-        config.regions, [&](const RegionConfig& r) { return r.id == backend.region; });
-    if (!known) {
+    if (!known(backend.region)) {
       parser.Report(backend.line,
                     fmt::format("backend '{}': unknown region '{}'", backend.id, backend.region));
+    }
+  }
+  if (!config.disaster_recovery) return;
+  for (const DisasterRecoveryPlanConfig& entry : config.disaster_recovery->plans) {
+    const scaling::DisasterRecoveryPlan& plan = entry.plan;
+    if (!plan.primary_region.empty() && !known(plan.primary_region)) {
+      parser.Report(entry.primary_region_line, fmt::format("plan '{}': unknown primary_region '{}'",
+                                                           plan.id, plan.primary_region));
+    }
+    if (!plan.secondary_region.empty() && !known(plan.secondary_region)) {
+      parser.Report(
+          entry.secondary_region_line,
+          fmt::format("plan '{}': unknown secondary_region '{}'", plan.id, plan.secondary_region));
     }
   }
 }
@@ -975,10 +1117,15 @@ void CheckReferences(Parser& parser, const Config& config) {
 
 // Adding a section (listeners, backends, ...) is one Parse function and one row here.
 constexpr Field<Config> kTopLevelFields[] = {
-    {"admin", ParseAdmin},       {"health_check", ParseHealthCheck},
-    {"regions", ParseRegions},   {"listeners", ParseListeners},
-    {"backends", ParseBackends}, {"load_balancer", ParseLoadBalancer},
-    {"proxy", ParseProxy},       {"cdn", ParseCdn},
+    {"admin", ParseAdmin},
+    {"health_check", ParseHealthCheck},
+    {"regions", ParseRegions},
+    {"listeners", ParseListeners},
+    {"backends", ParseBackends},
+    {"load_balancer", ParseLoadBalancer},
+    {"proxy", ParseProxy},
+    {"cdn", ParseCdn},
+    {"disaster_recovery", ParseDisasterRecovery},
 };
 
 // Records where each YAML document starts; everything else is ignored.
@@ -1157,11 +1304,30 @@ std::expected<Config, std::vector<ConfigIssue>> LoadConfigFile(const std::filesy
   text << in.rdbuf();
   if (in.bad()) return fail("cannot read config: read error");
   auto config = ParseConfig(text.str(), file_name);
-  // A relative database path is relative to the config file, not to the daemon's cwd.
-  if (config && !config->load_balancer.geoip_database.empty()) {
-    std::filesystem::path db(config->load_balancer.geoip_database);
-    if (db.is_relative()) {
-      config->load_balancer.geoip_database = (path.parent_path() / db).lexically_normal().string();
+  // Relative paths (database, backup sources and repositories) are relative to the config
+  // file, not to the daemon's cwd.
+  auto resolve = [&path](std::string& value, bool absolute) {
+    if (value.empty()) return;
+    const std::filesystem::path p(value);
+    if (!p.is_relative()) return;
+    std::filesystem::path resolved = path.parent_path() / p;
+    std::error_code error;
+    // Backup locations show up in the admin API and in recovery points: make them absolute.
+    if (absolute) {
+      if (std::filesystem::path full = std::filesystem::absolute(resolved, error); !error) {
+        resolved = std::move(full);
+      }
+    }
+    value = resolved.lexically_normal().string();
+  };
+  if (config) {
+    resolve(config->load_balancer.geoip_database, false);
+    if (config->disaster_recovery) {
+      resolve(config->disaster_recovery->scratch_directory, true);
+      for (DisasterRecoveryPlanConfig& entry : config->disaster_recovery->plans) {
+        for (std::string& source : entry.plan.sources) resolve(source, true);
+        resolve(entry.plan.repository, true);
+      }
     }
   }
   return config;

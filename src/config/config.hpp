@@ -3,8 +3,8 @@
 // with a full list of what to fix instead of at the first use of a bad value.
 //
 // Schema (see config/streamgate.example.yaml): top-level `admin`, `health_check`, `regions`,
-// `listeners`, `backends`, `load_balancer`, `proxy` and `cdn`, all optional. Unknown keys are
-// errors everywhere, so typos never silently fall back to defaults.
+// `listeners`, `backends`, `load_balancer`, `proxy`, `cdn` and `disaster_recovery`, all optional.
+// Unknown keys are errors everywhere, so typos never silently fall back to defaults.
 #pragma once
 
 #include <chrono>
@@ -19,6 +19,7 @@
 
 #include "streamgate/common/error.hpp"
 #include "streamgate/scaling/cdn.hpp"
+#include "streamgate/scaling/disaster_recovery.hpp"
 #include "streamgate/scaling/load_balancer.hpp"
 #include "streamgate/scaling/region.hpp"
 
@@ -120,6 +121,26 @@ struct CdnConfig {
   int line = 0;                                       // where `cdn:` is
 };
 
+// One `disaster_recovery.plans` entry: the manager's plan plus where it was written. What needs
+// the filesystem (a source that exists) is checked by the manager when the daemon starts.
+struct DisasterRecoveryPlanConfig {
+  scaling::DisasterRecoveryPlan plan;  // rpo/rto from durations of whole minutes
+  int line = 0;
+  int primary_region_line = 0;
+  int secondary_region_line = 0;
+};
+
+// The `disaster_recovery:` section: the DisasterRecoveryManager and the daemon's backup
+// scheduler. LoadConfigFile resolves relative sources, repositories and scratch_directory
+// against the config file's directory (excludes are entry paths inside a backup, not files).
+struct DisasterRecoveryConfig {
+  std::size_t max_recovery_points = 100;
+  std::string scratch_directory;          // for recovery tests; "": the system temp directory
+  std::chrono::seconds test_interval{0};  // TestRecovery per plan this often; 0: never
+  std::vector<DisasterRecoveryPlanConfig> plans;
+  int line = 0;  // where `disaster_recovery:` is
+};
+
 struct Config {
   std::string source_file;
   AdminConfig admin;
@@ -130,6 +151,8 @@ struct Config {
   LoadBalancerConfig load_balancer;
   ProxyConfig proxy;
   std::optional<CdnConfig> cdn;  // absent: no edge cache, no CDN manager
+  // Absent: no DisasterRecoveryManager, the /api/v1/dr routes answer 404.
+  std::optional<DisasterRecoveryConfig> disaster_recovery;
 };
 
 // Parses and validates `yaml_text`; `file_name` is only used in issues. Returns every problem

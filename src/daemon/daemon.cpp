@@ -2,9 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -101,12 +104,16 @@ class DaemonImpl final : public Daemon {
     if (config.cdn && config.cdn->enabled) {
       if (auto status = StartCdn(*config.cdn); !status) return status;
     }
+    if (config.disaster_recovery) {
+      if (auto status = StartDisasterRecovery(*config.disaster_recovery); !status) return status;
+    }
     if (!config.backends.empty() || !config.listeners.empty()) {
       if (auto status = StartBalancer(config); !status) return status;
     }
     admin::AdminApiOptions admin_api_options;
     admin_api_options.load_balancer = balancer_.get();
     admin_api_options.cdn = cdn_.get();
+    admin_api_options.disaster_recovery = dr_.get();
     if (proxy_) {
       admin_api_options.extra_metrics = [this](metrics::PrometheusWriter& out) {
         WriteProxyMetrics(proxy_->stats(), out);
@@ -147,6 +154,11 @@ class DaemonImpl final : public Daemon {
         });
       });
     }
+    if (dr_) {
+      schedulers_.emplace_back([this, test_interval = config.disaster_recovery->test_interval] {
+        RunBackups(test_interval);
+      });
+    }
     spdlog::info("streamgate: {} regions, {} backends, admin API on {}:{}",
                  regions_.GetRegionCount(), balancer_ ? balancer_->GetBackendCount() : 0,
                  admin_options.host, admin_server_->port());
@@ -160,6 +172,7 @@ class DaemonImpl final : public Daemon {
   scaling::MultiRegionManager& regions() override { return regions_; }
   scaling::GlobalLoadBalancer* balancer() override { return balancer_.get(); }
   scaling::CDNManager* cdn() override { return cdn_.get(); }
+  scaling::DisasterRecoveryManager* disaster_recovery() override { return dr_.get(); }
 
   void Stop() override {
     {
@@ -246,6 +259,81 @@ class DaemonImpl final : public Daemon {
     return {};
   }
 
+  // The manager on the daemon's clock with every configured plan. Plans are checked here (a
+  // source that does not exist fails Start) and adopt the points their repositories hold.
+  Status StartDisasterRecovery(const config::DisasterRecoveryConfig& config) {
+    scaling::DisasterRecoveryDependencies deps;
+    deps.engine = deps_.backup_engine != nullptr ? deps_.backup_engine
+                                                 : scaling::MakeRepositoryBackupEngine(clock_);
+    deps.clock = &clock_;
+    deps.scratch_directory = config.scratch_directory;
+    dr_ = std::make_unique<scaling::DisasterRecoveryManager>(config.max_recovery_points,
+                                                             std::move(deps));
+    for (const config::DisasterRecoveryPlanConfig& entry : config.plans) {
+      if (auto status = dr_->CreatePlan(entry.plan); !status) {
+        const std::string& message = status.error().message();
+        const std::string named = fmt::format("plan '{}'", entry.plan.id);
+        return MakeError(
+            status.error().code(),
+            fmt::format("disaster_recovery: {}",
+                        message.starts_with(named) ? message : named + ": " + message));
+      }
+    }
+    spdlog::info("disaster recovery: {} plans, {} recovery points in their repositories",
+                 dr_->GetPlanCount(), dr_->GetRecoveryPointCount());
+    return {};
+  }
+
+  bool stopping() {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
+
+  // The backup scheduler: every tick, a backup of each plan the manager says is due
+  // (ShouldBackup: active, and its newest point older than its interval or RPO), one at a time
+  // on this thread, and a recovery test of each active plan every `test_interval` (0: never;
+  // the first one test_interval after the plan is first seen). Plans created through the admin
+  // API are picked up on the next tick. A failed backup is retried after kRetryDelay (or the
+  // plan's interval, if shorter) rather than on every tick. Stop is checked between plans, so
+  // it waits for the backup or test in progress only.
+  void RunBackups(std::chrono::seconds test_interval) {
+    static constexpr std::chrono::seconds kRetryDelay{60};
+    struct Schedule {
+      MonoTime next_test{};
+      MonoTime retry_at{};  // after a failed backup
+    };
+    std::map<std::string, Schedule> schedules;
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      lock.unlock();
+      for (const scaling::DisasterRecoveryPlan& plan : dr_->ListPlans()) {
+        if (stopping()) break;
+        auto [it, inserted] = schedules.try_emplace(plan.id);
+        Schedule& schedule = it->second;
+        if (inserted) schedule.next_test = clock_.Now() + test_interval;
+        if (clock_.Now() >= schedule.retry_at && dr_->ShouldBackup(plan.id)) {
+          auto point = dr_->CreateRecoveryPoint(plan.id);
+          // FailedPrecondition: an admin request is running this plan's backup right now.
+          if (!point && point.error().code() != ErrorCode::kFailedPrecondition) {
+            const auto delay =
+                std::min<std::chrono::nanoseconds>(kRetryDelay, plan.backup_interval);
+            schedule.retry_at = clock_.Now() + delay;
+            spdlog::warn("disaster recovery: plan '{}' backup failed; retrying in {}s", plan.id,
+                         std::chrono::duration_cast<std::chrono::seconds>(delay).count());
+          }
+        }
+        if (test_interval.count() > 0 && plan.active && clock_.Now() >= schedule.next_test &&
+            !stopping()) {
+          auto result = dr_->TestRecovery(plan.id);  // the manager logs and records the outcome
+          if (!result) spdlog::warn("disaster recovery test: {}", result.error().ToString());
+          schedule.next_test = clock_.Now() + test_interval;
+        }
+      }
+      lock.lock();
+      wake_.wait_for(lock, deps_.scheduler_tick, [this] { return stopping_; });
+    }
+  }
+
   // Runs `task` at `first`, then `interval` after each run, by the daemon's clock; checked every
   // scheduler tick.
   void RunPeriodically(MonoTime first, std::chrono::milliseconds interval,
@@ -286,6 +374,7 @@ class DaemonImpl final : public Daemon {
   scaling::MultiRegionManager regions_;
   std::unique_ptr<scaling::GlobalLoadBalancer> balancer_;
   std::unique_ptr<scaling::CDNManager> cdn_;  // before proxy_ and admin_api_, which use it
+  std::unique_ptr<scaling::DisasterRecoveryManager> dr_;  // before admin_api_, which uses it
   std::unique_ptr<proxy::ProxyServer> proxy_;
   std::unique_ptr<admin::AdminApi> admin_api_;
   std::unique_ptr<net::HttpServer> admin_server_;

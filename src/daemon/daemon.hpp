@@ -1,6 +1,6 @@
 // The running gateway: builds the components from a Config, runs the health-check schedulers,
-// the proxy data plane (with its edge cache when the config has a `cdn:` section) and the admin
-// API until Stop().
+// the proxy data plane (with its edge cache when the config has a `cdn:` section), the backup
+// scheduler (with a `disaster_recovery:` section) and the admin API until Stop().
 #pragma once
 
 #include <chrono>
@@ -16,6 +16,7 @@
 #include "streamgate/common/random.hpp"
 #include "streamgate/health/prober.hpp"
 #include "streamgate/scaling/cdn.hpp"
+#include "streamgate/scaling/disaster_recovery.hpp"
 #include "streamgate/scaling/load_balancer.hpp"
 #include "streamgate/scaling/region.hpp"
 
@@ -31,6 +32,9 @@ struct DaemonDependencies {
   // for cdn.provider (none for local).
   std::shared_ptr<cdn::ContentFetcher> cdn_fetcher;
   std::shared_ptr<cdn::Purger> cdn_purger;
+  // Where disaster-recovery backups go. Null: the repository engine (src/backup) on the daemon's
+  // clock.
+  std::shared_ptr<scaling::BackupEngine> backup_engine;
 };
 
 class Daemon {
@@ -48,7 +52,13 @@ class Daemon {
   [[nodiscard]] virtual scaling::GlobalLoadBalancer* balancer() = 0;
   // The CDN manager whose store the proxy caches in; null without an enabled `cdn:` section.
   [[nodiscard]] virtual scaling::CDNManager* cdn() = 0;
+  // The manager whose plans the backup scheduler runs; null without a `disaster_recovery:`
+  // section.
+  [[nodiscard]] virtual scaling::DisasterRecoveryManager* disaster_recovery() = 0;
   // Stops the proxy, the schedulers and the admin server; idempotent, from any thread but theirs.
+  // Backups cannot be interrupted: Stop waits for the one backup (or recovery test) the backup
+  // scheduler is running, if any, and for a backup or restore an admin request is running, but
+  // starts no other.
   virtual void Stop() = 0;
 };
 

@@ -87,6 +87,7 @@ class BackendRoutesTest : public ::testing::Test {
     api_ = std::make_unique<AdminApi>(
         *manager_, AdminApiOptions{.load_balancer = lb_.get(),
                                    .cdn = nullptr,
+                                   .disaster_recovery = nullptr,
                                    .extra_metrics = [this](metrics::PrometheusWriter& out) {
                                      ++extra_scrapes_;
                                      out.Family("streamgate_proxy_test_total", "Extra.",
@@ -682,6 +683,7 @@ TEST(BackendRoutesUnconfigured, ExtraCollectorWorksWithoutBalancer) {
   MultiRegionManager manager(options, std::make_shared<FakeProber>());
   const AdminApi api(manager, AdminApiOptions{.load_balancer = nullptr,
                                               .cdn = nullptr,
+                                              .disaster_recovery = nullptr,
                                               .extra_metrics = [](metrics::PrometheusWriter& out) {
                                                 out.Sample("streamgate_proxy_up", {}, 1);
                                               }});

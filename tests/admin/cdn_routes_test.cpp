@@ -121,9 +121,10 @@ class CdnRoutesTest : public ::testing::Test {
     config.shards = 1;
     manager_ = std::make_unique<scaling::CDNManager>(
         config, scaling::CDNDependencies{.fetcher = fetcher_, .purger = purger_, .clock = &clock_});
-    api_ = std::make_unique<AdminApi>(
-        *regions_,
-        AdminApiOptions{.load_balancer = nullptr, .cdn = manager_.get(), .extra_metrics = {}});
+    api_ = std::make_unique<AdminApi>(*regions_, AdminApiOptions{.load_balancer = nullptr,
+                                                                 .cdn = manager_.get(),
+                                                                 .disaster_recovery = nullptr,
+                                                                 .extra_metrics = {}});
   }
 
   net::HttpResponse Call(std::string method, std::string target, std::string body = "") {

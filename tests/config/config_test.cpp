@@ -802,6 +802,217 @@ TEST(CdnConfigErrorTest, ApiKeyEnvironmentProblems) {
                                 "name")));
 }
 
+// ---- disaster_recovery ---------------------------------------------------------------------
+
+TEST(DisasterRecoveryConfigTest, AbsentSectionMeansNoManager) {
+  EXPECT_FALSE(ParseOk(Yaml({"admin: {}"})).disaster_recovery.has_value());
+}
+
+TEST(DisasterRecoveryConfigTest, EmptySectionHasDefaultsAndNoPlans) {
+  for (const std::string& text :
+       {std::string("disaster_recovery: {}\n"), std::string("disaster_recovery:\n")}) {
+    const Config config = ParseOk(text);
+    ASSERT_TRUE(config.disaster_recovery.has_value()) << text;
+    EXPECT_EQ(config.disaster_recovery->line, 1);
+    EXPECT_EQ(config.disaster_recovery->max_recovery_points, 100u);
+    EXPECT_EQ(config.disaster_recovery->test_interval, std::chrono::seconds(0));
+    EXPECT_TRUE(config.disaster_recovery->scratch_directory.empty());
+    EXPECT_TRUE(config.disaster_recovery->plans.empty());
+  }
+}
+
+TEST(DisasterRecoveryConfigTest, ParsesEveryKey) {
+  const Config config = ParseOk(Yaml({
+      "regions:",                                           // 1
+      "  - {id: us-east-1, endpoint: 'http://a'}",          // 2
+      "  - {id: eu-west-1, endpoint: 'http://b'}",          // 3
+      "disaster_recovery:",                                 // 4
+      "  max_recovery_points: 7",                           // 5
+      "  scratch_directory: /var/tmp",                      // 6
+      "  test_interval: 24h",                               // 7
+      "  plans:",                                           // 8
+      "    - id: site",                                     // 9
+      "      name: Web content",                            // 10
+      "      strategy: differential",                       // 11
+      "      interval: 1h30m",                              // 12
+      "      retention_days: 30",                           // 13
+      "      rpo: 2h",                                      // 14
+      "      rto: 30m",                                     // 15
+      "      primary_region: us-east-1",                    // 16
+      "      secondary_region: eu-west-1",                  // 17
+      "      sources: [/srv/www, /etc/streamgate]",         // 18
+      "      excludes: [www/cache]",                        // 19
+      "      repository: /var/backups/streamgate/site",     // 20
+      "      active: false",                                // 21
+      "    - {id: db, sources: [/srv/db], repository: r}",  // 22
+  }));
+  ASSERT_TRUE(config.disaster_recovery.has_value());
+  const DisasterRecoveryConfig& dr = *config.disaster_recovery;
+  EXPECT_EQ(dr.line, 4);
+  EXPECT_EQ(dr.max_recovery_points, 7u);
+  EXPECT_EQ(dr.scratch_directory, "/var/tmp");
+  EXPECT_EQ(dr.test_interval, std::chrono::hours(24));
+  ASSERT_THAT(dr.plans, SizeIs(2));
+  const scaling::DisasterRecoveryPlan& site = dr.plans[0].plan;
+  EXPECT_EQ(dr.plans[0].line, 9);
+  EXPECT_EQ(site.id, "site");
+  EXPECT_EQ(site.name, "Web content");
+  EXPECT_EQ(site.strategy, scaling::BackupStrategy::kDifferential);
+  EXPECT_EQ(site.backup_interval, std::chrono::minutes(90));
+  EXPECT_EQ(site.retention_days, 30);
+  EXPECT_EQ(site.rpo, std::chrono::minutes(120));
+  EXPECT_EQ(site.rto, std::chrono::minutes(30));
+  EXPECT_EQ(site.primary_region, "us-east-1");
+  EXPECT_EQ(site.secondary_region, "eu-west-1");
+  EXPECT_THAT(site.sources, ElementsAre("/srv/www", "/etc/streamgate"));
+  EXPECT_THAT(site.excludes, ElementsAre("www/cache"));
+  EXPECT_EQ(site.repository, "/var/backups/streamgate/site");
+  EXPECT_FALSE(site.active);
+  // The second plan keeps the plan defaults; ParseConfig leaves relative paths as written.
+  const scaling::DisasterRecoveryPlan& db = dr.plans[1].plan;
+  const scaling::DisasterRecoveryPlan defaults;
+  EXPECT_EQ(dr.plans[1].line, 22);
+  EXPECT_EQ(db.id, "db");
+  EXPECT_EQ(db.strategy, defaults.strategy);
+  EXPECT_EQ(db.backup_interval, defaults.backup_interval);
+  EXPECT_EQ(db.rpo, defaults.rpo);
+  EXPECT_EQ(db.rto, defaults.rto);
+  EXPECT_EQ(db.retention_days, defaults.retention_days);
+  EXPECT_TRUE(db.active);
+  EXPECT_EQ(db.repository, "r");
+}
+
+TEST(DisasterRecoveryConfigErrorTest, EachBadValueIsReportedAtItsLine) {
+  EXPECT_THAT(
+      ParseErrors(Yaml({
+          "disaster_recovery:",           // 1
+          "  max_recovery_points: 0",     // 2
+          "  test_interval: soon",        // 3
+          "  scratch_directory: ''",      // 4
+          "  colour: blue",               // 5
+          "  plans:",                     // 6
+          "    - id: site",               // 7
+          "      strategy: mirror",       // 8
+          "      interval: 0s",           // 9
+          "      retention_days: 0",      // 10
+          "      rpo: 90s",               // 11
+          "      rto: 1500ms",            // 12
+          "      sources: /srv/www",      // 13
+          "      excludes: [a, '']",      // 14
+          "      repository: [r]",        // 15
+          "      active: yes",            // 16
+          "      primary_region: 'a b'",  // 17
+          "      size: 3",                // 18
+      })),
+      ElementsAre(
+          Issue(2, "disaster_recovery.max_recovery_points: must be at least 1, got 0"),
+          Issue(3, "disaster_recovery.test_interval: invalid duration 'soon'"),
+          Issue(4, "disaster_recovery.scratch_directory: must not be empty"),
+          Issue(5,
+                "unknown key 'colour' in disaster_recovery (expected one of: "
+                "max_recovery_points, scratch_directory, test_interval, plans)"),
+          Issue(8,
+                "disaster_recovery.plans[0].strategy: unknown backup strategy 'mirror' "
+                "(expected full, incremental or differential)"),
+          Issue(9, "disaster_recovery.plans[0].interval: must be greater than 0"),
+          Issue(10, "disaster_recovery.plans[0].retention_days: must be at least 1, got 0"),
+          Issue(11, "disaster_recovery.plans[0].rpo: '90s' is not a whole number of minutes"),
+          Issue(12, "disaster_recovery.plans[0].rto: '1500ms' is not a whole number of seconds"),
+          Issue(13,
+                "disaster_recovery.plans[0].sources: expected a list such as [a, b], got "
+                "'/srv/www'"),
+          Issue(14, "disaster_recovery.plans[0].excludes: paths must not be empty"),
+          Issue(15, "disaster_recovery.plans[0].repository: expected a string, got a sequence"),
+          Issue(16, "disaster_recovery.plans[0].active: expected true or false, got 'yes'"),
+          Issue(17, "disaster_recovery.plans[0].primary_region: 'a b' may only contain"),
+          Issue(18, "unknown key 'size' in disaster_recovery.plans[0] (expected one of: id, ")));
+}
+
+TEST(DisasterRecoveryConfigErrorTest, MissingKeysDuplicatesAndEmptyLists) {
+  EXPECT_THAT(ParseErrors(Yaml({
+                  "disaster_recovery:",                                     // 1
+                  "  plans:",                                               // 2
+                  "    - {id: a, sources: [/x], repository: /r/a}",         // 3
+                  "    - {id: a, sources: [/y], repository: /r/b}",         // 4
+                  "    - {name: nameless}",                                 // 5
+                  "    - {id: c, sources: [], repository: /r/c}",           // 6
+                  "    - {id: d, sources: [/z], repository: '', rpo: 0m}",  // 7
+                  "    - just-a-string",                                    // 8
+              })),
+              ElementsAre(Issue(4,
+                                "disaster_recovery.plans[1]: duplicate plan id 'a' (first "
+                                "defined at line 3)"),
+                          Issue(5, "disaster_recovery.plans[2]: missing required key 'id'"),
+                          Issue(5, "disaster_recovery.plans[2]: missing required key 'sources'"),
+                          Issue(5, "disaster_recovery.plans[2]: missing required key 'repository'"),
+                          Issue(6,
+                                "disaster_recovery.plans[3].sources: must name at least one "
+                                "path"),
+                          Issue(7, "disaster_recovery.plans[4].repository: must not be empty"),
+                          Issue(7, "disaster_recovery.plans[4].rpo: must be greater than 0"),
+                          Issue(8,
+                                "disaster_recovery.plans[5]: expected a map, got "
+                                "'just-a-string'")));
+  EXPECT_THAT(ParseErrors("disaster_recovery: [a]\n"),
+              ElementsAre(Issue(1, "disaster_recovery: expected a map, got a sequence")));
+  EXPECT_THAT(ParseErrors(Yaml({"disaster_recovery:", "  plans: {id: a}"})),
+              ElementsAre(Issue(2, "disaster_recovery.plans: expected a sequence of plans")));
+}
+
+TEST(DisasterRecoveryConfigErrorTest, RegionsMustBeDeclaredWhenRegionsExist) {
+  const std::string plans = Yaml({
+      "disaster_recovery:",               // 1 (or after the regions)
+      "  plans:",                         // 2
+      "    - id: site",                   // 3
+      "      sources: [/srv]",            // 4
+      "      repository: /r",             // 5
+      "      primary_region: us-east-1",  // 6
+      "      secondary_region: mars-1",   // 7
+  });
+  // Without regions, region names are free-form labels.
+  EXPECT_TRUE(ParseConfig(plans, kFile).has_value());
+  EXPECT_THAT(ParseErrors(plans + Yaml({"regions:", "  - {id: us-east-1, endpoint: 'http://a'}"})),
+              ElementsAre(Issue(7, "plan 'site': unknown secondary_region 'mars-1'")));
+  EXPECT_THAT(ParseErrors(plans + Yaml({"regions:", "  - {id: eu-west-1, endpoint: 'http://a'}"})),
+              ElementsAre(Issue(6, "plan 'site': unknown primary_region 'us-east-1'"),
+                          Issue(7, "plan 'site': unknown secondary_region 'mars-1'")));
+}
+
+TEST(DisasterRecoveryConfigTest, RelativePathsAreRelativeToTheConfigFile) {
+  const TempFile file(Yaml({
+      "disaster_recovery:",
+      "  scratch_directory: scratch",
+      "  plans:",
+      "    - {id: a, sources: [data/www, /abs/src], repository: ../backups/a, excludes: [www/x]}",
+  }));
+  auto result = LoadConfigFile(file.path());
+  ASSERT_TRUE(result.has_value()) << result.error().front().ToString();
+  ASSERT_TRUE(result->disaster_recovery.has_value());
+  const std::filesystem::path dir = file.path().parent_path();
+  const DisasterRecoveryConfig& dr = *result->disaster_recovery;
+  EXPECT_EQ(dr.scratch_directory, (dir / "scratch").string());
+  ASSERT_THAT(dr.plans, SizeIs(1));
+  EXPECT_THAT(dr.plans[0].plan.sources, ElementsAre((dir / "data/www").string(), "/abs/src"));
+  EXPECT_EQ(dr.plans[0].plan.repository, (dir / "../backups/a").lexically_normal().string());
+  EXPECT_THAT(dr.plans[0].plan.excludes, ElementsAre("www/x"));  // entry paths, not files
+}
+
+TEST(DisasterRecoveryConfigTest, ExampleFileHasADemoPlan) {
+  auto result = LoadConfigFile(ExampleConfigPath());
+  ASSERT_TRUE(result.has_value()) << result.error().front().ToString();
+  ASSERT_TRUE(result->disaster_recovery.has_value());
+  const DisasterRecoveryConfig& dr = *result->disaster_recovery;
+  ASSERT_THAT(dr.plans, SizeIs(1));
+  const scaling::DisasterRecoveryPlan& plan = dr.plans[0].plan;
+  EXPECT_EQ(plan.id, "site");
+  EXPECT_EQ(plan.primary_region, "us-east-1");
+  EXPECT_EQ(plan.secondary_region, "eu-west-1");
+  // Resolved against config/, where scripts/run-demo creates them.
+  const std::filesystem::path root = std::filesystem::path(STREAMGATE_SOURCE_DIR);
+  EXPECT_THAT(plan.sources, ElementsAre((root / "build/demo/site").lexically_normal().string()));
+  EXPECT_EQ(plan.repository, (root / "build/demo/backups/site").lexically_normal().string());
+}
+
 // ---- files ---------------------------------------------------------------------------------
 
 TEST(LoadConfigFileTest, MissingFileIsOneIssueWithoutALine) {
