@@ -80,12 +80,20 @@ inline std::unique_ptr<net::HttpServer> StartEchoOrigin(const std::string& id = 
   return server ? std::move(*server) : nullptr;
 }
 
-// A port on 127.0.0.1 where nothing listens (bound once, then released): connects are refused.
+// A port on 127.0.0.1 where nothing listens: connects are refused. The socket stays bound (never
+// listening) for the rest of the test process, so no other test's server can take the port
+// meanwhile, as it could after a bind-and-release.
 inline std::uint16_t DeadPort() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor acceptor(
-      ioc, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address(kHost), 0));
-  return acceptor.local_endpoint().port();
+  static std::mutex mu;
+  static boost::asio::io_context ioc;
+  static std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> reserved;
+  auto socket = std::make_unique<boost::asio::ip::tcp::socket>(ioc);
+  socket->open(boost::asio::ip::tcp::v4());
+  socket->bind(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address(kHost), 0));
+  const std::uint16_t port = socket->local_endpoint().port();
+  std::lock_guard lock(mu);
+  reserved.push_back(std::move(socket));
+  return port;
 }
 
 // A TCP origin whose every connection runs `script` on its own thread with a blocking socket.
