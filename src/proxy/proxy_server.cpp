@@ -99,6 +99,8 @@ constexpr std::string_view kForwardedProto = "X-Forwarded-Proto";
 // A pooled connection idle for less than this is reused without a liveness probe (a syscall)
 // when the request can be replayed anyway: a backend closing it meanwhile is retried.
 constexpr std::chrono::milliseconds kPooledTrustedIdle{1'000};
+// Upper bound of one send of a cached response (see ServeEntry).
+constexpr std::size_t kMaxCachedSendBytes = 8 * 1024 * 1024;
 
 // Bump allocation for the header fields of one request and its response. Beast allocates every
 // field (and the target) separately and the parsers are rebuilt per request, so a malloc and a
@@ -867,11 +869,17 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     SetDeadline(options_.idle_timeout);
     const std::array<asio::const_buffer, 2> buffers = {asio::buffer(out_),
                                                        asio::buffer(body.data(), body.size())};
-    asio::async_write(client_, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
-      self->serving_.reset();
-      if (ec) return self->CloseClient();
-      self->OnExchangeDone();
-    });
+    // Asio's default completion condition hands the kernel at most 64 KiB per send; a cached
+    // body is all in memory, so let each send take as much as the socket buffer will.
+    auto large_sends = [](const error_code& ec, std::size_t) -> std::size_t {
+      return ec ? 0 : kMaxCachedSendBytes;
+    };
+    asio::async_write(client_, buffers, large_sends,
+                      [self = shared_from_this()](error_code ec, std::size_t) {
+                        self->serving_.reset();
+                        if (ec) return self->CloseClient();
+                        self->OnExchangeDone();
+                      });
   }
 
   // Origin-form passes as is; absolute-form ("http://host/path") becomes origin-form with the
