@@ -37,22 +37,10 @@ while [[ $# -gt 0 ]]; do
 done
 sizes=(1024 1048576)
 
-need=()
-for pkg in varnish nginx wrk curl python3; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
-done
-if ((${#need[@]})); then
-  sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo_cmd[@]}" apt-get update -qq >/dev/null
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-# Debian starts these services on install; the benchmark runs its own instances.
-for svc in varnish varnishncsa nginx; do
-  if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
-    systemctl stop "$svc" || true
-  fi
-done
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+bench_install varnish nginx wrk curl python3
+bench_stop_services varnish varnishncsa nginx
 
 if [[ -z $bin ]]; then
   bin="$PWD/build/release/bin/streamgate"
@@ -75,9 +63,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 # wait_started NAME PID PORT LOG: waits until something answers HTTP on PORT; if the process
 # exits or nothing answers within 10 s, prints its log and stops the benchmark.
 wait_started() {
@@ -355,7 +340,6 @@ run_wrk() {
     /Non-2xx/ { bad = $NF }
     END { if (bad > 0 || total == 0) rps = -1; printf "%s %.3f %.3f %.2f\n", rps, p50, p99, total ? ticks / hz * 1e6 / total : 0 }' "$work/wrk.out"
 }
-median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 echo "cache_compare: cache hits only; $workers worker thread(s) each, wrk -t1 -c$connections -d$duration, $rounds rounds, medians"
 echo "  origin:     streamgate origin --max-age 3600 (/bytes/N, N <= 64 MiB); each proxy reaches it through its own counting relay"

@@ -26,25 +26,11 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-need=()
-for pkg in nginx haproxy wrk; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
-done
-if ((${#need[@]})); then
-  sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
-    "${need[@]}" >/dev/null
-fi
-# Debian starts nginx/haproxy services on install; the benchmark runs its own instances.
-for svc in nginx haproxy; do
-  if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
-    systemctl stop "$svc" || true
-  fi
-done
-
-scripts/bootstrap
-cmake --preset release >/dev/null
-cmake --build --preset release --target streamgate_app >/dev/null
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+bench_install nginx haproxy wrk
+bench_stop_services nginx haproxy
+bench_build_streamgate
 bin="$PWD/build/release/bin/streamgate"
 
 work=$(mktemp -d)
@@ -56,9 +42,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 wait_port() {
   for _ in $(seq 100); do
     if curl -s -o /dev/null "http://127.0.0.1:$1/"; then return 0; fi
@@ -165,7 +148,6 @@ run_wrk() {
     /Non-2xx/ { bad = $NF }
     END { if (bad > 0) rps = -1; printf "%s %.3f %.3f %.2f\n", rps, p50, p99, ticks / hz * 1e6 / total }' "$work/wrk.out"
 }
-median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 echo "proxy_compare: $workers worker thread(s) each, wrk -t1 -c$connections -d$duration, $rounds rounds, medians"
 for size in 1024 65536; do

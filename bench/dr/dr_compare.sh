@@ -51,19 +51,10 @@ want() { [[ ",$tools," == *",$1,"* ]]; }
 log() { echo "[dr_compare +${SECONDS}s] $*" >&2; }
 
 # --- peers -------------------------------------------------------------------------------------
-need=()
-for pkg in restic borgbackup time; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
-done
-if ((${#need[@]})); then
-  log "installing ${need[*]}"
-  sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
-  export DEBIAN_FRONTEND=noninteractive
-  if ! "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1; then
-    "${sudo_cmd[@]}" apt-get update -qq >/dev/null
-    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  fi
-fi
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+log "checking restic, borgbackup and time are installed"
+bench_install restic borgbackup time
 
 # --- StreamGate --------------------------------------------------------------------------------
 sg_variants=()
@@ -73,8 +64,7 @@ if want streamgate; then
     bin="$PWD/build/release/bin/streamgate"
     if [[ ! -x $bin ]]; then
       log "building $bin"
-      if ! { scripts/bootstrap && cmake --preset release >/dev/null &&
-             cmake --build --preset release --target streamgate_app >/dev/null; }; then
+      if ! bench_build_streamgate; then
         log "streamgate build failed"
       fi
     fi
@@ -234,10 +224,6 @@ for round in $(seq "$rounds"); do
 done
 
 # --- report ------------------------------------------------------------------------------------
-median() {
-  sort -g | awk 'NF { a[++n] = $1 }
-    END { if (n == 0) print "nan"; else if (n % 2) print a[(n + 1) / 2]; else print (a[n / 2] + a[n / 2 + 1]) / 2 }'
-}
 declare -A med=()
 for tool in "${runs[@]}"; do
   for m in full incr restore repo rss; do med[$tool.$m]=$(printf '%s' "${vals[$tool $m]}" | median); done
