@@ -817,11 +817,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     unsigned status = static_cast<unsigned>(entry->status);
     ByteRange range;
     if (status == 200) {
-      std::optional<WallTime> last_modified;
-      if (!entry->last_modified.empty()) last_modified = ParseHttpDate(entry->last_modified);
+      const std::string_view if_none_match = request[http::field::if_none_match];
+      const std::string_view if_modified_since = request[http::field::if_modified_since];
       const std::string_view range_header = request[http::field::range];
-      if (IsNotModified(request[http::field::if_none_match],
-                        request[http::field::if_modified_since], entry->etag, last_modified)) {
+      // The stored date is parsed only when a client asks by date, not on every hit.
+      std::optional<WallTime> last_modified;
+      if (if_none_match.empty() && !if_modified_since.empty() && !entry->last_modified.empty()) {
+        last_modified = ParseHttpDate(entry->last_modified);
+      }
+      if ((!if_none_match.empty() || !if_modified_since.empty()) &&
+          IsNotModified(if_none_match, if_modified_since, entry->etag, last_modified)) {
         status = 304;
       } else if (!range_header.empty() && IfRangeAllows(request[http::field::if_range], *entry)) {
         const RangeRequest ranged = ParseRange(range_header, size);
