@@ -327,8 +327,17 @@ Result<std::shared_ptr<BlobStore>> OpenBlobStore(std::string_view location) {
   if (scheme != std::string_view::npos) {
     const std::string_view name = location.substr(0, scheme);
     if (name == "file") return MakeLocalBlobStore(std::string(location.substr(scheme + 3)));
+    if (name == "s3") {
+      const std::string_view rest = location.substr(scheme + 3);
+      const std::size_t slash = rest.find('/');
+      S3Options options;
+      options.bucket = std::string(rest.substr(0, slash));
+      if (slash != std::string_view::npos) options.prefix = std::string(rest.substr(slash + 1));
+      FillS3OptionsFromEnvironment(options);
+      return MakeS3BlobStore(std::move(options));
+    }
     return InvalidArgument("repository scheme '" + std::string(name) +
-                           "://' is not supported yet (local directories only)");
+                           "://' is not supported (local directories and s3:// only)");
   }
   return MakeLocalBlobStore(std::string(location));
 }

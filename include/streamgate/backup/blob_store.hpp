@@ -11,6 +11,7 @@
 // Thread-safe: every call may be made from any thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -56,7 +57,34 @@ class BlobStore {
 [[nodiscard]] Result<std::shared_ptr<BlobStore>> MakeLocalBlobStore(
     const std::filesystem::path& root);
 
-// Opens the store a location names: a local directory today ("s3://" arrives with issue 6).
+// An S3-compatible bucket (AWS, Swift s3api, MinIO ...), reached with path-style URLs
+// ("<endpoint>/<bucket>/<prefix>/<name>") and SigV4 signing. Blob "x" is object "<prefix>/x".
+// Single PUTs (no multipart): S3 makes a PUT atomic, so readers never see half an object.
+// PutExclusive is HEAD then PUT (old servers ignore If-None-Match): two writers racing within
+// one round trip can both succeed (the repository lock is then not exclusive: a known gap until
+// conditional PUTs are used where the server supports them).
+struct S3Options {
+  std::string endpoint;       // "http://127.0.0.1:8080"; "" -> https://s3.<region>.amazonaws.com
+  std::string region;         // "" -> "us-east-1"
+  std::string access_key_id;  // required
+  std::string secret_access_key;  // required
+  std::string bucket;             // required, no '/'
+  std::string prefix;             // "" or a clean relative path ("backups/rp-1")
+  int max_attempts = 5;           // per request; retried on 5xx, timeouts and refused connections
+  std::chrono::milliseconds initial_backoff{200};  // doubled after each failed attempt
+  std::chrono::seconds timeout{300};               // whole request (a 16 MiB pack on a slow link)
+  int list_page_size = 1000;                       // max-keys per ListObjectsV2 page
+};
+
+// Fills every empty field of `options` that has a standard variable: AWS_ENDPOINT_URL,
+// AWS_REGION (then AWS_DEFAULT_REGION), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
+void FillS3OptionsFromEnvironment(S3Options& options);
+
+// A bucket that does not exist yet is created by the first Put.
+[[nodiscard]] Result<std::shared_ptr<BlobStore>> MakeS3BlobStore(S3Options options);
+
+// Opens the store a location names: a local directory ("/srv/repo", "file:///srv/repo") or
+// "s3://bucket/prefix" with endpoint, region and credentials from the AWS_* variables.
 [[nodiscard]] Result<std::shared_ptr<BlobStore>> OpenBlobStore(std::string_view location);
 
 // Checks a blob name against the rules above; used by every implementation.

@@ -1,0 +1,271 @@
+// The S3 backend against a real S3-compatible server: OpenStack Swift with s3api on loopback.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdlib>
+
+#include "backup_test_util.hpp"
+#include "streamgate/backup/blob_store.hpp"
+#include "streamgate/backup/repository.hpp"
+#include "support/manual_clock.hpp"
+#include "support/swift_fixture.hpp"
+
+namespace streamgate::backup {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Describe;
+using testing::RandomBytes;
+using testing::TextBytes;
+using testing::WriteFile;
+namespace fs = std::filesystem;
+
+Bytes B(std::string_view s) { return Bytes(s.begin(), s.end()); }
+std::string Str(const Bytes& b) { return std::string(b.begin(), b.end()); }
+std::string Why(const Status& st) { return st ? std::string() : st.error().ToString(); }
+#define ASSERT_OK(expr)           \
+  do {                            \
+    const Status st_ = (expr);    \
+    ASSERT_TRUE(st_) << Why(st_); \
+  } while (false)
+
+class S3BlobStoreTest : public ::testing::Test {
+ protected:
+  // One Swift for the whole suite (it takes seconds to start); each test uses its own bucket.
+  static void SetUpTestSuite() {
+    server_ = streamgate::testing::SwiftServer::Start(&start_error_).release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(server_, nullptr) << start_error_; }
+
+  S3Options Options(const std::string& bucket, const std::string& prefix = "") const {
+    S3Options o;
+    o.endpoint = server_->endpoint();
+    o.region = server_->region();
+    o.access_key_id = server_->access_key();
+    o.secret_access_key = server_->secret_key();
+    o.bucket = bucket;
+    o.prefix = prefix;
+    o.initial_backoff = 50ms;
+    return o;
+  }
+  std::shared_ptr<BlobStore> Store(const S3Options& options) const {
+    auto store = MakeS3BlobStore(options);
+    EXPECT_TRUE(store) << store.error().ToString();
+    return store ? *store : nullptr;
+  }
+
+  static streamgate::testing::SwiftServer* server_;
+  static std::string start_error_;
+};
+
+streamgate::testing::SwiftServer* S3BlobStoreTest::server_ = nullptr;
+std::string S3BlobStoreTest::start_error_;
+
+TEST_F(S3BlobStoreTest, PutGetRangeSizeExistsDeleteRoundTrip) {
+  auto store = Store(Options("roundtrip", "repo/one"));
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->Location(), "s3://roundtrip/repo/one");
+  // The bucket does not exist yet: the first Put creates it.
+  const std::string big = RandomBytes(3 * 1024 * 1024 + 17, 7);
+  ASSERT_OK(store->Put("data/ab/abcdef", B(big)));
+  ASSERT_OK(store->Put("config", B("hello")));
+  auto got = store->Get("data/ab/abcdef");
+  ASSERT_TRUE(got) << got.error().ToString();
+  EXPECT_EQ(Str(*got), big);
+  auto range = store->GetRange("data/ab/abcdef", 1000, 4096);
+  ASSERT_TRUE(range) << range.error().ToString();
+  EXPECT_EQ(Str(*range), big.substr(1000, 4096));
+  auto tail = store->GetRange("config", 2, 3);
+  ASSERT_TRUE(tail);
+  EXPECT_EQ(Str(*tail), "llo");
+  auto beyond = store->GetRange("config", 2, 10);
+  ASSERT_FALSE(beyond);
+  EXPECT_EQ(beyond.error().code(), ErrorCode::kCorrupted);
+  EXPECT_EQ(store->Size("data/ab/abcdef").value_or(0), big.size());
+  EXPECT_TRUE(store->Exists("config").value_or(false));
+  EXPECT_FALSE(store->Exists("nope").value_or(true));
+  EXPECT_EQ(store->Get("nope").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store->Size("nope").error().code(), ErrorCode::kNotFound);
+  // Overwrite, then delete (twice: deleting a missing blob succeeds).
+  ASSERT_OK(store->Put("config", B("world!")));
+  EXPECT_EQ(Str(store->Get("config").value_or(Bytes{})), "world!");
+  ASSERT_OK(store->Delete("config"));
+  EXPECT_TRUE(store->Delete("config"));
+  EXPECT_EQ(store->Get("config").error().code(), ErrorCode::kNotFound);
+  // An empty blob.
+  ASSERT_OK(store->Put("empty", {}));
+  EXPECT_EQ(store->Size("empty").value_or(1), 0U);
+  EXPECT_TRUE(store->Get("empty").value_or(Bytes{1}).empty());
+  // Names are validated before anything goes on the wire.
+  EXPECT_EQ(store->Put("../x", B("x")).error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(S3BlobStoreTest, PutExclusiveRefusesAnExistingName) {
+  auto store = Store(Options("exclusive"));
+  ASSERT_TRUE(store);
+  ASSERT_OK(store->PutExclusive("lock", B("first")));
+  auto again = store->PutExclusive("lock", B("second"));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(Str(store->Get("lock").value_or(Bytes{})), "first");
+}
+
+TEST_F(S3BlobStoreTest, ListFollowsContinuationTokensAndKeepsPrefixesApart) {
+  S3Options options = Options("listing", "mine");
+  options.list_page_size = 3;  // 11 blobs: four pages
+  auto store = Store(options);
+  auto neighbour = Store(Options("listing", "other"));
+  ASSERT_TRUE(store && neighbour);
+  std::vector<std::string> names;
+  for (int i = 0; i < 8; ++i)
+    names.push_back("data/" + std::to_string(i % 3) + "/p" + std::to_string(i));
+  names.insert(names.end(), {"config", "index/a", "points/x y&z"});
+  for (const auto& name : names) ASSERT_OK(store->Put(name, B(name)));
+  ASSERT_OK(neighbour->Put("data/0/foreign", B("no")));
+  std::sort(names.begin(), names.end());
+
+  auto all = store->List("");
+  ASSERT_TRUE(all) << all.error().ToString();
+  std::vector<std::string> listed;
+  for (const auto& info : *all) {
+    listed.push_back(info.name);
+    EXPECT_EQ(info.size, info.name.size()) << info.name;
+  }
+  EXPECT_EQ(listed, names);
+
+  auto data = store->List("data/1/");
+  ASSERT_TRUE(data);
+  ASSERT_EQ(data->size(), 3U);
+  EXPECT_EQ((*data)[0].name, "data/1/p1");
+  EXPECT_TRUE(
+      Store(Options("listing", "empty"))->List("").value_or(std::vector<BlobInfo>{{}}).empty());
+  // A bucket that does not exist lists as empty.
+  EXPECT_TRUE(Store(Options("never-made"))->List("").value_or(std::vector<BlobInfo>{{}}).empty());
+}
+
+TEST_F(S3BlobStoreTest, WrongSecretIsAClearError) {
+  auto good = Store(Options("secrets"));
+  ASSERT_TRUE(good);
+  ASSERT_OK(good->Put("config", B("x")));
+  S3Options options = Options("secrets");
+  options.secret_access_key = "not-the-secret";
+  auto store = Store(options);
+  ASSERT_TRUE(store);
+  auto put = store->Put("config", B("y"));
+  auto get = store->Get("config");
+  ASSERT_FALSE(put);
+  ASSERT_FALSE(get);
+  std::vector<Error> errors = {put.error(), get.error()};
+  for (const Error& error : errors) {
+    EXPECT_EQ(error.code(), ErrorCode::kFailedPrecondition);
+    EXPECT_NE(error.message().find("SignatureDoesNotMatch"), std::string::npos) << error.message();
+    EXPECT_NE(error.message().find("AWS_SECRET_ACCESS_KEY"), std::string::npos);
+  }
+  EXPECT_EQ(Str(good->Get("config").value_or(Bytes{})), "x");
+}
+
+TEST_F(S3BlobStoreTest, UnreachableServerIsUnavailableAfterRetries) {
+  // A port nobody listens on: bind one, then close it.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ::close(fd);
+  S3Options options = Options("gone");
+  options.endpoint = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  options.max_attempts = 3;
+  auto store = Store(options);
+  ASSERT_TRUE(store);
+  auto got = store->Get("config");
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(got.error().message().find("after 3 attempts"), std::string::npos)
+      << got.error().message();
+}
+
+TEST_F(S3BlobStoreTest, OpenBlobStoreTakesS3LocationsWithAwsVariables) {
+  ::setenv("AWS_ENDPOINT_URL", server_->endpoint().c_str(), 1);
+  ::setenv("AWS_REGION", server_->region().c_str(), 1);
+  ::setenv("AWS_ACCESS_KEY_ID", server_->access_key().c_str(), 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", server_->secret_key().c_str(), 1);
+  auto store = OpenBlobStore("s3://fromenv/some/prefix/");
+  ::unsetenv("AWS_ENDPOINT_URL");
+  ::unsetenv("AWS_REGION");
+  ::unsetenv("AWS_ACCESS_KEY_ID");
+  ::unsetenv("AWS_SECRET_ACCESS_KEY");
+  ASSERT_TRUE(store) << store.error().ToString();
+  EXPECT_EQ((*store)->Location(), "s3://fromenv/some/prefix");
+  ASSERT_OK((*store)->Put("config", B("env")));
+  EXPECT_EQ(Str((*store)->Get("config").value_or(Bytes{})), "env");
+  // Without credentials the location is refused up front, naming the variables.
+  auto bare = OpenBlobStore("s3://fromenv/x");
+  ASSERT_FALSE(bare);
+  EXPECT_EQ(bare.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(bare.error().message().find("AWS_ACCESS_KEY_ID"), std::string::npos);
+  EXPECT_FALSE(OpenBlobStore("s3:///prefix"));
+}
+
+TEST_F(S3BlobStoreTest, RepositoryBackupRestoreAndCheckOnS3) {
+  testing::TempDir dir;
+  const std::string src = dir / "src";
+  WriteFile(src + "/logs/access.log", TextBytes(600 * 1024, 1));
+  WriteFile(src + "/media/seg-1.ts", RandomBytes(2500 * 1024, 3));
+  for (int i = 0; i < 20; ++i) {
+    WriteFile(src + "/small/f" + std::to_string(i), TextBytes(100 + i * 37, 100 + i));
+  }
+  WriteFile(src + "/empty-file", "");
+  fs::create_symlink("../logs/access.log", src + "/media/log-link");
+
+  RepositoryOptions options;
+  options.chunker.min_size = 4 * 1024;
+  options.chunker.avg_size = 16 * 1024;
+  options.chunker.max_size = 64 * 1024;
+  options.pack_size = 1024 * 1024;  // several packs
+  streamgate::testing::ManualClock clock;
+  auto store = Store(Options("backups", "rp-1"));
+  ASSERT_TRUE(store);
+  auto repo = Repository::Create(store, options, clock);
+  ASSERT_TRUE(repo) << repo.error().ToString();
+
+  BackupRequest backup;
+  backup.sources = {src};
+  auto first = (*repo)->Backup(backup);
+  ASSERT_TRUE(first) << first.error().ToString();
+  clock.Advance(1h);
+  WriteFile(src + "/logs/access.log", TextBytes(600 * 1024, 1) + "one more line\n");
+  auto second = (*repo)->Backup(backup);
+  ASSERT_TRUE(second) << second.error().ToString();
+
+  // Reopen from the bucket alone, restore, compare byte for byte, and read every chunk back.
+  repo->reset();
+  auto reopened = Repository::Open(Store(Options("backups", "rp-1")), "", clock);
+  ASSERT_TRUE(reopened) << reopened.error().ToString();
+  RestoreRequest restore;
+  restore.point = "latest";
+  restore.target = dir / "restored";
+  auto restored = (*reopened)->Restore(restore);
+  ASSERT_TRUE(restored) << restored.error().ToString();
+  EXPECT_TRUE(restored->errors.empty());
+  EXPECT_EQ(Describe(fs::path(dir / "restored") / "src"), Describe(src));
+
+  auto report = (*reopened)->Check(/*read_data=*/true);
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_TRUE(report->problems.empty()) << report->problems.front().message;
+  EXPECT_GT(report->bytes_verified, 0U);
+
+  auto blobs = store->List("");
+  ASSERT_TRUE(blobs);
+  EXPECT_GT(blobs->size(), 4U);
+}
+
+}  // namespace
+}  // namespace streamgate::backup
