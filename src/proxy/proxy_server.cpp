@@ -627,6 +627,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     cache_applies_ = false;
     coalesced_ = false;
     tee_ = false;
+    origin_body_bytes_ = 0;
     stale_entry_.reset();
     cache_key_.clear();
   }
@@ -740,6 +741,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   }
 
   void Tee(const void* data, std::size_t n) {
+    if (cache_applies_) origin_body_bytes_ += n;
     if (!tee_ || n == 0) return;
     if (tee_body_.size() + n > ctx_.shared.cache->max_object_bytes()) {
       tee_ = false;  // too large to admit after all (a body without Content-Length)
@@ -751,6 +753,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // The whole response was read: store what was teed, and let waiting requests look again.
   void FinishTee() {
+    bool stored_body = false;
     if (tee_) {
       tee_ = false;
       const auto& request = req_parser_->get();
@@ -763,9 +766,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
           EdgeCache::Response{tee_status_, std::move(tee_headers_), std::move(tee_body_),
                               request_wall_, cache.clock().WallNow()});
       if (stored) Bump(ctx_.counters.cache_stores);
+      stored_body = stored.has_value();
       tee_headers_.clear();
       tee_body_.clear();
     }
+    // Bandwidth from the origin: a stored body is counted by the store itself.
+    if (!stored_body && origin_body_bytes_ > 0) {
+      ctx_.shared.cache->store().RecordOriginBytes(origin_body_bytes_);
+    }
+    origin_body_bytes_ = 0;
     EndFill();
   }
 
@@ -1706,6 +1715,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::optional<Timer> fill_timer_;
   WallTime request_wall_{};
   unsigned tee_status_ = 0;
+  std::uint64_t origin_body_bytes_ = 0;  // body bytes relayed from the origin for this request
   cdn::HeaderFields tee_headers_;
   std::string tee_body_;
 };

@@ -176,6 +176,20 @@ TEST_F(EdgeCacheTest, WhatASharedCacheMustNotStoreGoesToTheOriginEveryTime) {
   EXPECT_EQ(origin_->count("/post"), 2);
 }
 
+TEST_F(EdgeCacheTest, BandwidthCountsBytesFromTheOriginAndFromTheCache) {
+  Start([](const net::HttpRequest& request) {
+    return Text(std::string(request.path == "/big" ? 1000 : 10, 'b'),
+                request.path == "/uncached" ? "no-store" : "max-age=60");
+  });
+  (void)Get("/big");       // stored: 1000 bytes from the origin
+  (void)Get("/big");       // hit: 1000 bytes from the cache
+  (void)Get("/uncached");  // relayed, not stored: 10 bytes from the origin
+  (void)Get("/uncached");
+  const cdn::StoreStats stats = store_->Stats();
+  EXPECT_EQ(stats.bytes_from_origin, 1020u);
+  EXPECT_EQ(stats.bytes_served, 1000u);
+}
+
 TEST_F(EdgeCacheTest, StaleEntryIsRevalidatedWithItsETagAndA304RefreshesIt) {
   std::atomic<int> full_answers{0};
   Start([&](const net::HttpRequest& request) {
