@@ -17,6 +17,7 @@
 #include "streamgate/scaling/cdn.hpp"
 #include "streamgate/scaling/region.hpp"
 #include "support/admin_requests.hpp"
+#include "support/fake_cdn.hpp"
 #include "support/fake_prober.hpp"
 #include "support/manual_clock.hpp"
 
@@ -29,68 +30,8 @@ using testing::Lines;
 using testing::MakeRequest;
 using testing::ManualClock;
 
-// Answers GETs from a table; anything else is a 404 from the "origin".
-class TableFetcher final : public cdn::ContentFetcher {
- public:
-  Result<cdn::FetchedContent> Fetch(const std::string& url, std::uint64_t max_bytes) override {
-    std::lock_guard lock(mu_);
-    ++calls_;
-    cdn::FetchedContent content;
-    auto it = responses_.find(url);
-    if (it == responses_.end()) {
-      content.status = 404;
-      return content;
-    }
-    content = it->second;
-    if (content.body.size() > max_bytes) {
-      content.body.resize(max_bytes);
-      content.truncated = true;
-    }
-    return content;
-  }
-  void Serve(const std::string& url, std::string body, cdn::HeaderFields headers = {}) {
-    std::lock_guard lock(mu_);
-    cdn::FetchedContent content;
-    content.status = 200;
-    content.body = std::move(body);
-    content.headers = std::move(headers);
-    responses_[url] = std::move(content);
-  }
-  int calls() {
-    std::lock_guard lock(mu_);
-    return calls_;
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, cdn::FetchedContent> responses_;
-  int calls_ = 0;
-};
-
-// Records every purge; fails them all while `fail` is set.
-class RecordingPurger final : public cdn::Purger {
- public:
-  std::string_view provider() const override { return "fake"; }
-  Status PurgeUrls(std::span<const std::string> urls) override { return Record("urls", urls); }
-  Status PurgeTags(std::span<const std::string> tags) override { return Record("tags", tags); }
-  Status PurgePrefixes(std::span<const std::string> prefixes) override {
-    return Record("prefixes", prefixes);
-  }
-  Status PurgeAll() override { return Record("all", {}); }
-
-  std::vector<std::string> calls;  // "kind:item,item"
-  bool fail = false;
-
- private:
-  Status Record(std::string_view kind, std::span<const std::string> items) {
-    std::string call(kind);
-    call += ':';
-    for (std::size_t i = 0; i < items.size(); ++i) call += (i > 0 ? "," : "") + items[i];
-    calls.push_back(std::move(call));
-    if (fail) return MakeError(ErrorCode::kUnavailable, "provider down");
-    return {};
-  }
-};
+using TableFetcher = testing::FakeContentFetcher;
+using RecordingPurger = testing::FakePurger;
 
 json Body(const net::HttpResponse& response) {
   EXPECT_EQ(response.content_type, "application/json");
@@ -235,7 +176,7 @@ TEST_F(CdnRoutesTest, DeletesOneEntryAndPurgesItsUrl) {
   ASSERT_EQ(response.status, 200) << response.body;
   EXPECT_EQ(Body(response)["invalidated"], "origin.test/videos/a.mp4");
   EXPECT_EQ(Keys(), std::vector<std::string>{"origin.test/img/b.png"});
-  EXPECT_EQ(purger_->calls, std::vector<std::string>{"urls:http://origin.test/videos/a.mp4"});
+  EXPECT_EQ(purger_->Calls(), std::vector<std::string>{"urls:http://origin.test/videos/a.mp4"});
   ExpectError(Call("GET", "/api/v1/cdn/content/origin.test%2Fvideos%2Fa.mp4"), 404, "not_found",
               "is not cached");
   ExpectError(Call("DELETE", "/api/v1/cdn/content/origin.test%2Fvideos%2Fa.mp4"), 404, "not_found",
@@ -249,12 +190,12 @@ TEST_F(CdnRoutesTest, DeletesEverything) {
   ASSERT_EQ(response.status, 200) << response.body;
   EXPECT_EQ(Body(response)["invalidated"], "all");
   EXPECT_TRUE(Keys().empty());
-  EXPECT_EQ(purger_->calls, std::vector<std::string>{"all:"});
+  EXPECT_EQ(purger_->Calls(), std::vector<std::string>{"all:"});
 }
 
 TEST_F(CdnRoutesTest, AFailedExternalPurgeIsReportedButTheEntryIsGone) {
   CacheTwo();
-  purger_->fail = true;
+  purger_->set_fail(true);
   ExpectError(Call("DELETE", "/api/v1/cdn/content/origin.test/img/b.png"), 500, "unavailable",
               "removed locally, but the fake purge");
   EXPECT_EQ(Keys(), std::vector<std::string>{"origin.test/videos/a.mp4"});
@@ -279,7 +220,7 @@ TEST_F(CdnRoutesTest, PurgesByPrefixAndBySurrogateKey) {
   EXPECT_EQ(Body(response)["removed"], 1);
   EXPECT_EQ(Body(response)["surrogate_key"], "season-1");
   EXPECT_TRUE(Keys().empty());
-  EXPECT_EQ(purger_->calls,
+  EXPECT_EQ(purger_->Calls(),
             (std::vector<std::string>{"prefixes:http://origin.test/img/",
                                       "prefixes:http://elsewhere.test/", "tags:season-1"}));
 }
@@ -300,7 +241,7 @@ TEST_F(CdnRoutesTest, PurgeRejectsBadBodies) {
   for (const auto& [body, message] : cases) {
     ExpectError(Call("POST", "/api/v1/cdn/purge", body), 400, "invalid_argument", message, body);
   }
-  EXPECT_TRUE(purger_->calls.empty());
+  EXPECT_TRUE(purger_->Calls().empty());
 }
 
 TEST_F(CdnRoutesTest, PrefetchReportsEachUrl) {

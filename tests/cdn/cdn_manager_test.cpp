@@ -9,6 +9,7 @@
 #include "cdn/cdn_metrics.hpp"
 #include "net/demo_origin.hpp"
 #include "streamgate/scaling/cdn.hpp"
+#include "support/fake_cdn.hpp"
 #include "support/manual_clock.hpp"
 
 namespace streamgate::scaling {
@@ -18,100 +19,8 @@ using namespace std::chrono_literals;
 using cdn::FetchedContent;
 using testing::ManualClock;
 
-// Answers from a table; can hold fetches until `parallel` are in flight to observe the bound.
-class FakeFetcher final : public cdn::ContentFetcher {
- public:
-  Result<FetchedContent> Fetch(const std::string& url, std::uint64_t max_bytes) override {
-    std::unique_lock lock(mu_);
-    ++calls_;
-    ++started_;
-    ++in_flight_;
-    max_in_flight_ = std::max(max_in_flight_, in_flight_);
-    cv_.notify_all();
-    if (parallel_ > 0) {
-      cv_.wait_for(lock, 5s, [&] { return in_flight_ >= parallel_ || started_ >= expected_; });
-    }
-    --in_flight_;
-    auto error = errors_.find(url);
-    if (error != errors_.end()) return std::unexpected(error->second);
-    auto it = responses_.find(url);
-    FetchedContent content;
-    if (it == responses_.end()) {
-      content.status = 404;
-      return content;
-    }
-    content = it->second;
-    if (content.body.size() > max_bytes) {
-      content.body.resize(max_bytes);
-      content.truncated = true;
-    }
-    return content;
-  }
-
-  void Serve(const std::string& url, std::string body, cdn::HeaderFields headers = {}) {
-    std::lock_guard lock(mu_);
-    FetchedContent c;
-    c.status = 200;
-    c.body = std::move(body);
-    c.headers = std::move(headers);
-    responses_[url] = std::move(c);
-  }
-  void Fail(const std::string& url, Error error) {
-    std::lock_guard lock(mu_);
-    errors_.insert_or_assign(url, std::move(error));
-  }
-  void HoldUntilParallel(int parallel, int expected) {
-    std::lock_guard lock(mu_);
-    parallel_ = parallel;
-    expected_ = expected;
-  }
-  int calls() {
-    std::lock_guard lock(mu_);
-    return calls_;
-  }
-  int max_in_flight() {
-    std::lock_guard lock(mu_);
-    return max_in_flight_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, FetchedContent> responses_;
-  std::map<std::string, Error> errors_;
-  int calls_ = 0;
-  int started_ = 0;
-  int in_flight_ = 0;
-  int max_in_flight_ = 0;
-  int parallel_ = 0;
-  int expected_ = 0;
-};
-
-class FakePurger final : public cdn::Purger {
- public:
-  struct Call {
-    std::string kind;
-    std::vector<std::string> items;
-    bool operator==(const Call&) const = default;
-  };
-  std::string_view provider() const override { return "fake"; }
-  Status PurgeUrls(std::span<const std::string> urls) override { return Record("urls", urls); }
-  Status PurgeTags(std::span<const std::string> tags) override { return Record("tags", tags); }
-  Status PurgePrefixes(std::span<const std::string> prefixes) override {
-    return Record("prefixes", prefixes);
-  }
-  Status PurgeAll() override { return Record("all", {}); }
-
-  std::vector<Call> calls;
-  bool fail = false;
-
- private:
-  Status Record(std::string kind, std::span<const std::string> items) {
-    calls.push_back({std::move(kind), {items.begin(), items.end()}});
-    if (fail) return MakeError(ErrorCode::kUnavailable, "provider down");
-    return {};
-  }
-};
+using FakeFetcher = testing::FakeContentFetcher;
+using testing::FakePurger;
 
 class CDNManagerTest : public ::testing::Test {
  protected:
@@ -251,13 +160,13 @@ TEST_F(CDNManagerTest, InvalidationsReachTheExternalCdn) {
   EXPECT_EQ(*by_prefix, 1u);
   ASSERT_TRUE(manager_->InvalidateAll());
 
-  const std::vector<FakePurger::Call> expected = {
-      {"urls", {kUrl}},
-      {"tags", {"show-1"}},
-      {"prefixes", {"https://origin.test/videos/"}},
-      {"all", {}},
+  const std::vector<std::string> expected = {
+      std::string("urls:") + kUrl,
+      "tags:show-1",
+      "prefixes:https://origin.test/videos/",
+      "all:",
   };
-  EXPECT_EQ(purger_->calls, expected);
+  EXPECT_EQ(purger_->Calls(), expected);
   EXPECT_EQ(manager_->GetMetrics().invalidations, 3u);
   EXPECT_EQ(manager_->GetMetrics().purges, 4u);
   EXPECT_FALSE(manager_->InvalidatePrefix("").has_value());
@@ -267,7 +176,7 @@ TEST_F(CDNManagerTest, InvalidationsReachTheExternalCdn) {
 TEST_F(CDNManagerTest, PurgeFailureIsReportedButTheLocalEntryIsGone) {
   fetcher_->Serve(kUrl, "x");
   ASSERT_TRUE(manager_->CacheContent("k", kUrl, 60s, 1));
-  purger_->fail = true;
+  purger_->set_fail(true);
   auto status = manager_->InvalidateCache("k");
   ASSERT_FALSE(status.has_value());
   EXPECT_EQ(status.error().code(), ErrorCode::kUnavailable);

@@ -13,6 +13,7 @@
 
 #include "daemon/daemon.hpp"
 #include "net/demo_origin.hpp"
+#include "support/fake_cdn.hpp"
 #include "support/http_client.hpp"
 #include "support/manual_clock.hpp"
 
@@ -22,35 +23,7 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-// Records the purges the daemon's CDN manager sends to the "external CDN".
-class RecordingPurger final : public cdn::Purger {
- public:
-  std::string_view provider() const override { return "recording"; }
-  Status PurgeUrls(std::span<const std::string> urls) override { return Record("urls", urls); }
-  Status PurgeTags(std::span<const std::string> tags) override { return Record("tags", tags); }
-  Status PurgePrefixes(std::span<const std::string> prefixes) override {
-    return Record("prefixes", prefixes);
-  }
-  Status PurgeAll() override { return Record("all", {}); }
-
-  std::vector<std::string> Calls() {
-    std::lock_guard lock(mu_);
-    return calls_;
-  }
-
- private:
-  Status Record(std::string_view kind, std::span<const std::string> items) {
-    std::lock_guard lock(mu_);
-    std::string call(kind);
-    call += ':';
-    for (std::size_t i = 0; i < items.size(); ++i) call += (i > 0 ? "," : "") + items[i];
-    calls_.push_back(std::move(call));
-    return {};
-  }
-
-  std::mutex mu_;
-  std::vector<std::string> calls_;
-};
+using RecordingPurger = testing::FakePurger;
 
 class DaemonCdnTest : public ::testing::Test {
  protected:
