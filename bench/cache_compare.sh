@@ -44,11 +44,7 @@ bench_stop_services varnish varnishncsa nginx
 
 if [[ -z $bin ]]; then
   bin="$PWD/build/release/bin/streamgate"
-  if [[ ! -x $bin ]]; then
-    scripts/bootstrap
-    cmake --preset release >/dev/null
-    cmake --build --preset release --target streamgate_app >/dev/null
-  fi
+  if [[ ! -x $bin ]]; then bench_build_streamgate; fi
 fi
 [[ -x $bin ]] || { echo "no StreamGate binary at $bin" >&2; exit 1; }
 bin=$(realpath "$bin")

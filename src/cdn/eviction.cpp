@@ -102,10 +102,29 @@ void EvictionPolicy::Unlink(Queue& queue, SlotId slot) {
 
 namespace {
 
-// Hits move the object to the head; the tail is evicted.
-class LruPolicy final : public EvictionPolicy {
+// One queue: objects enter at the head and the tail is evicted. LRU and FIFO differ only in
+// what a hit does.
+class QueuePolicy : public EvictionPolicy {
  public:
   using EvictionPolicy::EvictionPolicy;
+
+ protected:
+  Queue queue_;
+
+ private:
+  void Track(SlotId slot) override { PushHead(queue_, 0, slot); }
+  void Untrack(SlotId slot) override { Unlink(queue_, slot); }
+  SlotId PickVictim() override {
+    const SlotId victim = queue_.tail;
+    Unlink(queue_, victim);
+    return victim;
+  }
+};
+
+// Hits move the object to the head.
+class LruPolicy final : public QueuePolicy {
+ public:
+  using QueuePolicy::QueuePolicy;
   PolicyKind kind() const override { return PolicyKind::kLru; }
   bool touch_needs_exclusive() const override { return true; }
   void Touch(SlotId slot) noexcept override {
@@ -113,34 +132,14 @@ class LruPolicy final : public EvictionPolicy {
     Unlink(queue_, slot);
     PushHead(queue_, 0, slot);
   }
-
- private:
-  void Track(SlotId slot) override { PushHead(queue_, 0, slot); }
-  void Untrack(SlotId slot) override { Unlink(queue_, slot); }
-  SlotId PickVictim() override {
-    const SlotId victim = queue_.tail;
-    Unlink(queue_, victim);
-    return victim;
-  }
-  Queue queue_;
 };
 
 // Insertion order; hits are ignored.
-class FifoPolicy final : public EvictionPolicy {
+class FifoPolicy final : public QueuePolicy {
  public:
-  using EvictionPolicy::EvictionPolicy;
+  using QueuePolicy::QueuePolicy;
   PolicyKind kind() const override { return PolicyKind::kFifo; }
   void Touch(SlotId) noexcept override {}
-
- private:
-  void Track(SlotId slot) override { PushHead(queue_, 0, slot); }
-  void Untrack(SlotId slot) override { Unlink(queue_, slot); }
-  SlotId PickVictim() override {
-    const SlotId victim = queue_.tail;
-    Unlink(queue_, victim);
-    return victim;
-  }
-  Queue queue_;
 };
 
 // SIEVE: the hand walks from the tail toward the head, clearing visited bits, and evicts the
