@@ -72,16 +72,21 @@ class DaemonTest : public ::testing::Test {
     return changed_.wait_for(lock, deadline, [&] { return std::ranges::any_of(events_, pred); });
   }
 
-  // Generous by default: a loaded CI machine (sanitizers, parallel tests) can delay sweeps;
-  // the failover test sets its own tight bound.
+  // Waits for the region to be in `status`, either seen as an event or already current: the
+  // first sweep runs inside Daemon::Start, before the test can install its listener.
+  // Generous by default: a loaded CI machine (sanitizers, parallel tests) can delay sweeps.
   bool WaitForStatus(const std::string& id, scaling::HealthStatus status,
                      std::chrono::milliseconds deadline = 15s) {
-    return WaitForEvent(
-        [&](const scaling::RegionEvent& e) {
-          return e.kind == scaling::RegionEvent::Kind::kStatusChanged && e.region_id == id &&
-                 e.to == status;
-        },
-        deadline);
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, deadline, [&] {
+      const bool seen = std::ranges::any_of(events_, [&](const scaling::RegionEvent& e) {
+        return e.kind == scaling::RegionEvent::Kind::kStatusChanged && e.region_id == id &&
+               e.to == status;
+      });
+      if (seen) return true;
+      auto region = daemon_->regions().GetRegion(id);
+      return region && region->health_status == status;
+    });
   }
 
   json GetJson(const std::string& target) {
