@@ -158,6 +158,33 @@ struct VerifyResult {
   [[nodiscard]] bool ok() const { return mismatches.empty(); }
 };
 
+// Copies recovery points to a second repository (another region), sending only the chunks the
+// destination lacks. Both repositories must share chunker, hash and keys (a destination made by
+// Repository::CreateMirror does), so stored chunks move as they are and deduplication holds
+// across them. Order of durability as in a backup: packs, index, manifests, catalog; a killed
+// copy leaves packs the next copy indexes from their trailers and does not send again.
+struct CopyRequest {
+  // Point ids (unique prefixes or "latest"); empty: every point the destination lacks.
+  std::vector<std::string> points;
+  std::string plan;  // only points of this plan ("latest" is this plan's newest) when set
+  unsigned threads = 0;
+  ProgressFn progress;  // bytes_* count stored chunk bytes to send
+  // Test hook for crash tests, as BackupRequest::crash_hook: "pack" (n packs written), "index",
+  // "manifest" (n manifests written).
+  std::function<void(std::string_view stage, std::uint64_t n)> crash_hook;
+};
+
+struct CopyResult {
+  std::vector<std::string> copied_points;   // added to the destination's catalog
+  std::vector<std::string> present_points;  // asked for, already there
+  std::uint64_t chunks_sent = 0;
+  std::uint64_t chunks_present = 0;  // the destination had them (dedup)
+  std::uint64_t bytes_sent = 0;      // stored chunk bytes written into new packs
+  std::uint64_t packs_written = 0;
+  std::uint64_t packs_recovered = 0;  // left by an interrupted copy, indexed from trailers
+  std::chrono::nanoseconds duration{0};
+};
+
 struct RepositoryStats {
   std::uint64_t points = 0;
   std::uint64_t packs = 0;
@@ -177,6 +204,11 @@ class Repository {
                                                                 const std::string& passphrase,
                                                                 const Clock& clock);
   [[nodiscard]] static Result<bool> Exists(const BlobStore& store);
+  // Opens the repository in `store` as a mirror of `source` (same chunker, hash and keys, so
+  // chunks copy as stored), creating it with `source`'s parameters when the store is empty.
+  // kFailedPrecondition when `store` holds a repository with other parameters.
+  [[nodiscard]] static Result<std::unique_ptr<Repository>> OpenOrCreateMirror(
+      std::shared_ptr<BlobStore> store, const Repository& source, const Clock& clock);
 
   ~Repository();
   Repository(const Repository&) = delete;
@@ -201,6 +233,10 @@ class Repository {
   [[nodiscard]] Result<VerifyResult> Verify(const std::string& point, const std::string& dir,
                                             const std::vector<std::string>& paths = {}) const;
   [[nodiscard]] Result<RepositoryStats> Stats() const;
+
+  // Copies points into `destination` (see CopyRequest); takes the destination's lock.
+  [[nodiscard]] Result<CopyResult> CopyTo(Repository& destination,
+                                          const CopyRequest& request) const;
 
   struct State;  // implementation (src/backup/)
 
