@@ -1,8 +1,13 @@
 #include "admin/admin_api.hpp"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <exception>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -14,10 +19,25 @@
 #include "cdn/cdn_metrics.hpp"
 
 namespace streamgate::admin {
+namespace {
+
+std::string Sha256(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr) != 1) return {};
+  return std::string(reinterpret_cast<const char*>(digest), size);
+}
+
+}  // namespace
 
 AdminApi::AdminApi(scaling::MultiRegionManager& regions) : AdminApi(regions, AdminApiOptions{}) {}
 
-AdminApi::AdminApi(scaling::MultiRegionManager& regions, AdminApiOptions options) {
+AdminApi::AdminApi(scaling::MultiRegionManager& regions, AdminApiOptions options)
+    : protect_reads_(options.protect_reads) {
+  if (!options.token.empty()) {
+    token_digest_ = Sha256(options.token);
+    if (token_digest_.empty()) throw std::runtime_error("admin api: SHA-256 unavailable");
+  }
   router_.Add({
       {"GET", "/healthz",
        [](const net::HttpRequest&, const PathParams&) {
@@ -53,6 +73,14 @@ net::HttpResponse AdminApi::Handle(const net::HttpRequest& request) const {
   // The server must get an answer whatever a handler does (a bad_alloc, a JSON type error from
   // a bug), so nothing escapes; the detail goes to the log, not to the client.
   try {
+    if (!Authorized(request)) {
+      net::HttpResponse response = ErrorResponse(
+          401, "unauthenticated",
+          "this call needs the admin token: send \"Authorization: Bearer <token>\" "
+          "(streamgatectl --token or STREAMGATE_ADMIN_TOKEN)");
+      response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"streamgate\"");
+      return response;
+    }
     return router_.Dispatch(request);
   } catch (const std::exception& e) {
     spdlog::error("admin api: {} {} failed: {}", request.method, request.target, e.what());
@@ -81,6 +109,25 @@ net::HttpResponse AdminApi::Metrics() const {
   response.content_type = std::string(metrics::kPrometheusContentType);
   response.body = out.Take();
   return response;
+}
+
+bool AdminApi::Authorized(const net::HttpRequest& request) const {
+  if (token_digest_.empty()) return true;
+  const bool reads = request.method == "GET" || request.method == "HEAD";
+  if (request.path == "/healthz" || (reads && !protect_reads_)) return true;
+  const std::optional<std::string_view> header = request.Header("Authorization");
+  constexpr std::string_view kScheme = "Bearer ";
+  if (!header || header->size() <= kScheme.size()) return false;
+  // The scheme is case-insensitive (RFC 9110 11.1); the token is compared in constant time.
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>((*header)[i])) !=
+        std::tolower(static_cast<unsigned char>(kScheme[i]))) {
+      return false;
+    }
+  }
+  const std::string digest = Sha256(header->substr(kScheme.size()));
+  return digest.size() == token_digest_.size() &&
+         CRYPTO_memcmp(digest.data(), token_digest_.data(), digest.size()) == 0;
 }
 
 }  // namespace streamgate::admin

@@ -31,6 +31,8 @@
 // Without a load balancer the backend and lb routes answer 404 "load balancer not configured";
 // without a CDN manager the cdn routes answer 404 "cdn not configured" (see cdn_routes.hpp);
 // without a DisasterRecoveryManager the dr routes answer 404 "disaster recovery not configured".
+// Authentication: with a token configured, state changes (and with protect_reads all calls but
+// /healthz) without "Authorization: Bearer <token>" answer 401 + WWW-Authenticate.
 // Status codes: malformed body, wrong field types and unknown fields 400; manager errors by
 // code (invalid_argument 400, not_found 404, already_exists / failed_precondition 409, others
 // 500); unknown path 404; known path with another method 405 + Allow. Region ids never contain
@@ -68,6 +70,10 @@ struct AdminApiOptions {
   scaling::DisasterRecoveryManager* disaster_recovery = nullptr;
   // Called on every /metrics scrape after the built-in families (the daemon writes proxy stats).
   std::function<void(metrics::PrometheusWriter&)> extra_metrics;
+  // Non-empty: calls that change state (any method but GET and HEAD), and with protect_reads
+  // every call but /healthz, need "Authorization: Bearer <token>"; otherwise 401.
+  std::string token;
+  bool protect_reads = false;
 };
 
 class AdminApi {
@@ -87,7 +93,11 @@ class AdminApi {
   using MetricsCollector = std::function<void(metrics::PrometheusWriter&)>;
 
   [[nodiscard]] net::HttpResponse Metrics() const;
+  [[nodiscard]] bool Authorized(const net::HttpRequest& request) const;
 
+  // SHA-256 of the token, so the comparison takes the same time whatever the guess's length.
+  std::string token_digest_;  // empty: no token
+  bool protect_reads_ = false;
   std::vector<MetricsCollector> collectors_;
   Router router_;
 };

@@ -320,10 +320,31 @@ constexpr Field<AdminConfig> kAdminFields[] = {
        if (!address) return p.Report(v, address.error().message());
        out.listen = std::move(*address);
      }},
+    {"token",
+     [](Parser& p, const Value& v, AdminConfig& out) {
+       std::optional<std::string> text = p.String(v);
+       if (!text) return;
+       if (text->empty()) return p.Report(v, "must not be empty (leave it out for no token)");
+       out.token = std::move(*text);
+     }},
+    {"token_file",
+     [](Parser& p, const Value& v, AdminConfig& out) {
+       std::optional<std::string> text = p.String(v);
+       if (!text) return;
+       if (text->empty()) return p.Report(v, "must not be empty");
+       out.token_file = std::move(*text);
+     }},
+    {"protect_reads",
+     [](Parser& p, const Value& v, AdminConfig& out) { Assign(p.Bool(v), out.protect_reads); }},
 };
 
 void ParseAdmin(Parser& parser, const Value& value, Config& config) {
-  parser.ParseFields<AdminConfig>(value, kAdminFields, config.admin);
+  config.admin.line = value.key_line;
+  const std::map<std::string, int> lines =
+      parser.ParseFields<AdminConfig>(value, kAdminFields, config.admin);
+  if (lines.contains("token") && lines.contains("token_file")) {
+    parser.Report(lines.at("token_file"), "admin: give token or token_file, not both");
+  }
 }
 
 // ---- health_check ---------------------------------------------------------------------------
@@ -1321,6 +1342,7 @@ std::expected<Config, std::vector<ConfigIssue>> LoadConfigFile(const std::filesy
     value = resolved.lexically_normal().string();
   };
   if (config) {
+    resolve(config->admin.token_file, true);
     resolve(config->load_balancer.geoip_database, false);
     if (config->disaster_recovery) {
       resolve(config->disaster_recovery->scratch_directory, true);

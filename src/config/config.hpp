@@ -43,8 +43,15 @@ struct ListenAddress {
   friend bool operator==(const ListenAddress&, const ListenAddress&) = default;
 };
 
+// The admin listener. A token guards every state-changing call (and reads too with
+// protect_reads); without `token` or `token_file` the daemon takes STREAMGATE_ADMIN_TOKEN. A
+// listener on a non-loopback address refuses to start without a token.
 struct AdminConfig {
   ListenAddress listen{"127.0.0.1", 9901};
+  std::string token;       // never logged or returned by the API
+  std::string token_file;  // first line is the token; relative to the config file
+  bool protect_reads = false;
+  int line = 0;  // where `admin:` is (0: absent)
 };
 
 struct RegionConfig {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "admin/admin_api.hpp"
+#include "daemon/admin_token.hpp"
 #include "metrics/prometheus.hpp"
 #include "net/http_server.hpp"
 #include "proxy/proxy_server.hpp"
@@ -110,7 +112,12 @@ class DaemonImpl final : public Daemon {
     if (!config.backends.empty() || !config.listeners.empty()) {
       if (auto status = StartBalancer(config); !status) return status;
     }
+    Result<std::string> admin_token =
+        ResolveAdminToken(config.admin, config.source_file, std::getenv("STREAMGATE_ADMIN_TOKEN"));
+    if (!admin_token) return std::unexpected(admin_token.error());
     admin::AdminApiOptions admin_api_options;
+    admin_api_options.token = std::move(*admin_token);
+    admin_api_options.protect_reads = config.admin.protect_reads;
     admin_api_options.load_balancer = balancer_.get();
     admin_api_options.cdn = cdn_.get();
     admin_api_options.disaster_recovery = dr_.get();

@@ -650,5 +650,57 @@ TEST_F(AdminApiTest, ServesOverHttpServer) {
   (*server)->Stop();
 }
 
+// The admin token: state changes need it, reads only with protect_reads, /healthz never.
+class AdminTokenTest : public AdminApiTest {
+ protected:
+  net::HttpResponse CallWith(std::string method, std::string target, std::string authorization,
+                             std::string body = "") {
+    net::HttpRequest request = MakeRequest(std::move(method), std::move(target), std::move(body));
+    if (!authorization.empty()) request.headers.emplace_back("Authorization", authorization);
+    return guarded_->Handle(request);
+  }
+  void Guard(bool protect_reads) {
+    AdminApiOptions options;
+    options.token = "s3cret-token";
+    options.protect_reads = protect_reads;
+    guarded_ = std::make_unique<AdminApi>(*manager_, std::move(options));
+  }
+  std::unique_ptr<AdminApi> guarded_;
+};
+
+TEST_F(AdminTokenTest, StateChangesNeedTheBearerToken) {
+  Guard(/*protect_reads=*/false);
+  const std::string body = R"({"id":"r1","name":"R1","endpoint":"http://127.0.0.1:1"})";
+  for (const std::string auth : {"", "Bearer wrong", "Bearer s3cret-toke", "Basic s3cret-token",
+                                 "Bearer s3cret-token2", "Bearer"}) {
+    net::HttpResponse refused = CallWith("POST", "/api/v1/regions", auth, body);
+    ExpectError(refused, 401, "unauthenticated", auth);
+    EXPECT_NE(refused.body.find("Authorization: Bearer <token>"), std::string::npos);
+    EXPECT_EQ(HeaderOf(refused, "WWW-Authenticate"), "Bearer realm=\"streamgate\"");
+    // The token never appears in what the API answers.
+    EXPECT_EQ(refused.body.find("s3cret"), std::string::npos);
+  }
+  EXPECT_EQ(manager_->GetRegionCount(), 0u);  // nothing changed
+  EXPECT_EQ(CallWith("POST", "/api/v1/regions", "Bearer s3cret-token", body).status, 201);
+  EXPECT_EQ(CallWith("POST", "/api/v1/regions/r1/deactivate", "bearer s3cret-token").status, 200);
+  EXPECT_EQ(CallWith("GET", "/api/v1/regions", "").status, 200);  // reads are open
+  EXPECT_EQ(CallWith("GET", "/metrics", "").status, 200);
+}
+
+TEST_F(AdminTokenTest, ProtectReadsGuardsEverythingButHealthz) {
+  Guard(/*protect_reads=*/true);
+  ExpectError(CallWith("GET", "/api/v1/regions", ""), 401, "unauthenticated", "token");
+  ExpectError(CallWith("GET", "/metrics", "Bearer nope"), 401, "unauthenticated", "token");
+  EXPECT_EQ(CallWith("GET", "/api/v1/regions", "Bearer s3cret-token").status, 200);
+  EXPECT_EQ(CallWith("GET", "/healthz", "").status, 200);
+}
+
+TEST_F(AdminTokenTest, WithoutATokenEverythingIsOpen) {
+  EXPECT_EQ(Call("POST", "/api/v1/regions",
+                 R"({"id":"r1","name":"R1","endpoint":"http://127.0.0.1:1"})")
+                .status,
+            201);
+}
+
 }  // namespace
 }  // namespace streamgate::admin

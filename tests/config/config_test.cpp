@@ -257,7 +257,7 @@ TEST(ConfigErrorTest, UnknownKeys) {
                   "    weight: 3",           // 9
                   "listners: []",            // 10
               })),
-              ElementsAre(Issue(3, "unknown key 'lisen' in admin (expected one of: listen)"),
+              ElementsAre(Issue(3, "unknown key 'lisen' in admin (expected one of: listen, token, token_file, protect_reads)"),
                           Issue(5, "unknown key 'x' in health_check (expected one of: interval,"),
                           Issue(9, "unknown key 'weight' in regions[0]"),
                           Issue(10,
@@ -1099,6 +1099,22 @@ TEST(ListenAddressTest, ToStringBracketsIpv6) {
 TEST(ConfigIssueTest, ToStringHasFileLineAndMessage) {
   EXPECT_EQ((ConfigIssue{"a.yaml", 12, "bad"}).ToString(), "a.yaml:12: bad");
   EXPECT_EQ((ConfigIssue{"a.yaml", 0, "unreadable"}).ToString(), "a.yaml: unreadable");
+}
+
+TEST(ConfigTest, AdminTokenSettings) {
+  const Config config = ParseOk(Yaml({
+      "admin:",                  // 1
+      "  listen: 0.0.0.0:9901",  // 2
+      "  token: abc",            // 3
+      "  protect_reads: true",   // 4
+  }));
+  EXPECT_EQ(config.admin.token, "abc");
+  EXPECT_TRUE(config.admin.protect_reads);
+  EXPECT_EQ(config.admin.line, 1);
+  EXPECT_THAT(ParseErrors(Yaml({"admin:", "  token: abc", "  token_file: /t"})),
+              ElementsAre(Issue(3, "token or token_file, not both")));
+  EXPECT_THAT(ParseErrors(Yaml({"admin:", "  token: ''"})),
+              ElementsAre(Issue(2, "admin.token: must not be empty")));
 }
 
 }  // namespace
