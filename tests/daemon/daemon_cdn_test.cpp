@@ -86,6 +86,7 @@ class DaemonCdnTest : public ::testing::Test {
 
   config::Config config_;
   std::unique_ptr<net::DemoOrigin> origin_;
+  testing::ManualClock clock_;  // for tests that inject it; outlives the daemon
   std::unique_ptr<Daemon> daemon_;
 };
 
@@ -185,7 +186,7 @@ TEST_F(DaemonCdnTest, PathsLimitWhatIsCached) {
 }
 
 TEST_F(DaemonCdnTest, ExpiredEntriesAreSweptOnTheDaemonClock) {
-  testing::ManualClock clock;
+  testing::ManualClock& clock = clock_;
   config_.cdn->keep_for_revalidation = 0s;
   config_.cdn->expiry_interval = 10s;
   DaemonDependencies deps;
