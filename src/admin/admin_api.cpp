@@ -33,7 +33,7 @@ std::string Sha256(std::string_view text) {
 AdminApi::AdminApi(scaling::MultiRegionManager& regions) : AdminApi(regions, AdminApiOptions{}) {}
 
 AdminApi::AdminApi(scaling::MultiRegionManager& regions, AdminApiOptions options)
-    : protect_reads_(options.protect_reads) {
+    : protect_reads_(options.protect_reads), on_change_(std::move(options.on_change)) {
   if (!options.token.empty()) {
     token_digest_ = Sha256(options.token);
     if (token_digest_.empty()) throw std::runtime_error("admin api: SHA-256 unavailable");
@@ -81,7 +81,12 @@ net::HttpResponse AdminApi::Handle(const net::HttpRequest& request) const {
       response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"streamgate\"");
       return response;
     }
-    return router_.Dispatch(request);
+    net::HttpResponse response = router_.Dispatch(request);
+    if (on_change_ && request.method != "GET" && request.method != "HEAD" &&
+        response.status >= 200 && response.status < 300) {
+      on_change_(request);
+    }
+    return response;
   } catch (const std::exception& e) {
     spdlog::error("admin api: {} {} failed: {}", request.method, request.target, e.what());
   } catch (...) {

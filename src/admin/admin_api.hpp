@@ -74,6 +74,8 @@ struct AdminApiOptions {
   // every call but /healthz, need "Authorization: Bearer <token>"; otherwise 401.
   std::string token;
   bool protect_reads = false;
+  // Called after every state-changing call that succeeded (2xx), e.g. to persist the change.
+  std::function<void(const net::HttpRequest&)> on_change;
 };
 
 class AdminApi {
@@ -98,6 +100,7 @@ class AdminApi {
   // SHA-256 of the token, so the comparison takes the same time whatever the guess's length.
   std::string token_digest_;  // empty: no token
   bool protect_reads_ = false;
+  std::function<void(const net::HttpRequest&)> on_change_;
   std::vector<MetricsCollector> collectors_;
   Router router_;
 };

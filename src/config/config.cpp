@@ -1136,8 +1136,16 @@ void CheckReferences(Parser& parser, const Config& config) {
 
 // ---- top level ------------------------------------------------------------------------------
 
+void ParseDataDir(Parser& parser, const Value& value, Config& config) {
+  std::optional<std::string> text = parser.String(value);
+  if (!text) return;
+  if (text->empty()) return parser.Report(value, "must not be empty (leave it out for none)");
+  config.data_dir = std::move(*text);
+}
+
 // Adding a section (listeners, backends, ...) is one Parse function and one row here.
 constexpr Field<Config> kTopLevelFields[] = {
+    {"data_dir", ParseDataDir},
     {"admin", ParseAdmin},
     {"health_check", ParseHealthCheck},
     {"regions", ParseRegions},
@@ -1343,6 +1351,7 @@ std::expected<Config, std::vector<ConfigIssue>> LoadConfigFile(const std::filesy
   };
   if (config) {
     resolve(config->admin.token_file, true);
+    resolve(config->data_dir, true);
     resolve(config->load_balancer.geoip_database, false);
     if (config->disaster_recovery) {
       resolve(config->disaster_recovery->scratch_directory, true);

@@ -150,6 +150,8 @@ struct DisasterRecoveryConfig {
 
 struct Config {
   std::string source_file;
+  // Where the daemon keeps runtime state (state.db: the admin API's changes). "": not kept.
+  std::string data_dir;
   AdminConfig admin;
   scaling::HealthCheckOptions health_check;
   std::vector<RegionConfig> regions;  // in file order

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <condition_variable>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -14,6 +15,7 @@
 
 #include "admin/admin_api.hpp"
 #include "daemon/admin_token.hpp"
+#include "daemon/runtime_state.hpp"
 #include "metrics/prometheus.hpp"
 #include "net/http_server.hpp"
 #include "proxy/proxy_server.hpp"
@@ -119,6 +121,12 @@ class DaemonImpl final : public Daemon {
     admin_api_options.token = std::move(*admin_token);
     admin_api_options.protect_reads = config.admin.protect_reads;
     admin_api_options.load_balancer = balancer_.get();
+    if (!config.data_dir.empty()) {
+      if (auto status = StartRuntimeState(config); !status) return status;
+      admin_api_options.on_change = [this](const net::HttpRequest& request) {
+        runtime_state_->OnApiChange(request);
+      };
+    }
     admin_api_options.cdn = cdn_.get();
     admin_api_options.disaster_recovery = dr_.get();
     if (proxy_) {
@@ -239,6 +247,16 @@ class DaemonImpl final : public Daemon {
   }
 
   // The CDN manager on the daemon's clock, so the edge cache's freshness follows it too.
+  // Opens <data_dir>/state.db and applies the admin API's saved changes over the config.
+  Status StartRuntimeState(const config::Config& config) {
+    const std::filesystem::path file = std::filesystem::path(config.data_dir) / "state.db";
+    auto store = state::OpenSqliteStateStore(file);
+    if (!store) return std::unexpected(store.error());
+    runtime_state_ = std::make_unique<RuntimeStateKeeper>(std::move(*store), config, regions_,
+                                                          balancer_.get(), dr_.get(), clock_);
+    return runtime_state_->Restore();
+  }
+
   Status StartCdn(const config::CdnConfig& config) {
     scaling::CDNDependencies deps;
     deps.clock = &clock_;
@@ -383,6 +401,7 @@ class DaemonImpl final : public Daemon {
   std::unique_ptr<scaling::CDNManager> cdn_;  // before proxy_ and admin_api_, which use it
   std::unique_ptr<scaling::DisasterRecoveryManager> dr_;  // before admin_api_, which uses it
   std::unique_ptr<proxy::ProxyServer> proxy_;
+  std::unique_ptr<RuntimeStateKeeper> runtime_state_;  // before admin_api_, which calls it
   std::unique_ptr<admin::AdminApi> admin_api_;
   std::unique_ptr<net::HttpServer> admin_server_;
   std::vector<std::thread> schedulers_;
