@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "config/config.hpp"
 #include "daemon/daemon.hpp"
+#include "daemon/logging.hpp"
 #include "net/demo_origin.hpp"
 #include "streamgate/common/units.hpp"
 
@@ -50,10 +51,14 @@ int CheckConfig(const std::string& path) {
   return 0;
 }
 
-int Serve(const std::string& path) {
+int Serve(const std::string& path, const std::string& level_override) {
   auto config = config::LoadConfigFile(path);
   if (!config) {
     PrintIssues(config.error());
+    return 1;
+  }
+  if (Status logging = daemon::ConfigureLogging(config->log, level_override); !logging) {
+    spdlog::critical("cannot start: {}", logging.error().ToString());
     return 1;
   }
   const sigset_t signals = BlockStopSignals();
@@ -113,8 +118,10 @@ int main(int argc, char** argv) {
   CLI::App app{"StreamGate: multi-region traffic manager, load balancer, edge cache and backup"};
   app.require_subcommand(1);
   std::string log_level = "info";
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  CLI::Option* log_level_option =
+      app.add_option("--log-level", log_level,
+                     "trace, debug, info, warn, error (serve: overrides log.level)")
+          ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 
   std::string config_path;
   auto* serve = app.add_subcommand("serve", "Run the gateway on a config file");
@@ -143,7 +150,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
-  if (*serve) return Serve(config_path);
+  if (*serve) return Serve(config_path, log_level_option->count() > 0 ? log_level : "");
   if (*check) return CheckConfig(config_path);
   if (*origin) return Origin(origin_flags);
   for (const auto& runner : runners) {

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -1136,6 +1137,42 @@ void CheckReferences(Parser& parser, const Config& config) {
 
 // ---- top level ------------------------------------------------------------------------------
 
+// ---- log ------------------------------------------------------------------------------------
+
+// A string that must be one of `choices`.
+void Choice(Parser& p, const Value& v, std::initializer_list<std::string_view> choices,
+            std::string& out) {
+  std::optional<std::string> text = p.String(v);
+  if (!text) return;
+  for (std::string_view choice : choices) {
+    if (*text == choice) {
+      out = std::move(*text);
+      return;
+    }
+  }
+  p.Report(v, fmt::format("'{}' is not one of: {}", *text, fmt::join(choices, ", ")));
+}
+
+constexpr Field<LogConfig> kLogFields[] = {
+    {"format",
+     [](Parser& p, const Value& v, LogConfig& out) { Choice(p, v, {"text", "json"}, out.format); }},
+    {"level",
+     [](Parser& p, const Value& v, LogConfig& out) {
+       Choice(p, v, {"trace", "debug", "info", "warn", "error"}, out.level);
+     }},
+    {"access_log",
+     [](Parser& p, const Value& v, LogConfig& out) {
+       std::optional<std::string> text = p.String(v);
+       if (!text) return;
+       if (text->empty()) return p.Report(v, "must not be empty (leave it out for none)");
+       out.access_log = std::move(*text);
+     }},
+};
+
+void ParseLog(Parser& parser, const Value& value, Config& config) {
+  parser.ParseFields<LogConfig>(value, kLogFields, config.log);
+}
+
 void ParseDataDir(Parser& parser, const Value& value, Config& config) {
   std::optional<std::string> text = parser.String(value);
   if (!text) return;
@@ -1145,7 +1182,6 @@ void ParseDataDir(Parser& parser, const Value& value, Config& config) {
 
 // Adding a section (listeners, backends, ...) is one Parse function and one row here.
 constexpr Field<Config> kTopLevelFields[] = {
-    {"data_dir", ParseDataDir},
     {"admin", ParseAdmin},
     {"health_check", ParseHealthCheck},
     {"regions", ParseRegions},
@@ -1155,6 +1191,8 @@ constexpr Field<Config> kTopLevelFields[] = {
     {"proxy", ParseProxy},
     {"cdn", ParseCdn},
     {"disaster_recovery", ParseDisasterRecovery},
+    {"data_dir", ParseDataDir},
+    {"log", ParseLog},
 };
 
 // Records where each YAML document starts; everything else is ignored.
@@ -1352,6 +1390,7 @@ std::expected<Config, std::vector<ConfigIssue>> LoadConfigFile(const std::filesy
   if (config) {
     resolve(config->admin.token_file, true);
     resolve(config->data_dir, true);
+    if (config->log.access_log != "stdout") resolve(config->log.access_log, true);
     resolve(config->load_balancer.geoip_database, false);
     if (config->disaster_recovery) {
       resolve(config->disaster_recovery->scratch_directory, true);

@@ -148,8 +148,16 @@ struct DisasterRecoveryConfig {
   int line = 0;  // where `disaster_recovery:` is
 };
 
+// The `log:` section: how the daemon logs. The command line's --log-level overrides `level`.
+struct LogConfig {
+  std::string format = "text";  // "text" or "json" (one JSON object per line)
+  std::string level = "info";   // trace, debug, info, warn, error
+  std::string access_log;       // "" off, "stdout", or a file path (relative to the config)
+};
+
 struct Config {
   std::string source_file;
+  LogConfig log;
   // Where the daemon keeps runtime state (state.db: the admin API's changes). "": not kept.
   std::string data_dir;
   AdminConfig admin;

@@ -257,7 +257,9 @@ TEST(ConfigErrorTest, UnknownKeys) {
                   "    weight: 3",           // 9
                   "listners: []",            // 10
               })),
-              ElementsAre(Issue(3, "unknown key 'lisen' in admin (expected one of: listen, token, token_file, protect_reads)"),
+              ElementsAre(Issue(3,
+                                "unknown key 'lisen' in admin (expected one of: listen, token, "
+                                "token_file, protect_reads)"),
                           Issue(5, "unknown key 'x' in health_check (expected one of: interval,"),
                           Issue(9, "unknown key 'weight' in regions[0]"),
                           Issue(10,
@@ -1099,6 +1101,23 @@ TEST(ListenAddressTest, ToStringBracketsIpv6) {
 TEST(ConfigIssueTest, ToStringHasFileLineAndMessage) {
   EXPECT_EQ((ConfigIssue{"a.yaml", 12, "bad"}).ToString(), "a.yaml:12: bad");
   EXPECT_EQ((ConfigIssue{"a.yaml", 0, "unreadable"}).ToString(), "a.yaml: unreadable");
+}
+
+TEST(ConfigTest, LogAndDataDirSettings) {
+  const Config config = ParseOk(Yaml({
+      "log:",                           // 1
+      "  format: json",                 // 2
+      "  level: debug",                 // 3
+      "  access_log: stdout",           // 4
+      "data_dir: /var/lib/streamgate",  // 5
+  }));
+  EXPECT_EQ(config.log.format, "json");
+  EXPECT_EQ(config.log.level, "debug");
+  EXPECT_EQ(config.log.access_log, "stdout");
+  EXPECT_EQ(config.data_dir, "/var/lib/streamgate");
+  EXPECT_THAT(ParseErrors(Yaml({"log:", "  format: xml", "  level: loud"})),
+              ElementsAre(Issue(2, "'xml' is not one of: text, json"),
+                          Issue(3, "'loud' is not one of: trace, debug, info, warn, error")));
 }
 
 TEST(ConfigTest, AdminTokenSettings) {
