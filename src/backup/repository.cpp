@@ -11,7 +11,9 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstring>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "backup/state.hpp"
@@ -100,6 +102,23 @@ bool ProcessAlive(long pid) {
 
 }  // namespace
 
+namespace {
+
+// Nonces of the locks this process holds now. A lock naming this process with a nonce not in
+// here was left by an earlier call whose release failed (the store was unreachable), so a
+// long-running daemon is not locked out of its own repository until the lock goes stale.
+std::mutex held_nonces_mutex;
+std::set<std::string>& HeldNonces() {
+  static std::set<std::string> nonces;
+  return nonces;
+}
+bool HeldHere(const std::string& nonce) {
+  std::lock_guard lock(held_nonces_mutex);
+  return HeldNonces().contains(nonce);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(BlobStore& store, const Clock& clock,
                                                     std::string_view command) {
   const std::string nonce = RandomHex(8);
@@ -114,7 +133,11 @@ Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(BlobStore& store, const Cloc
       {"nonce", nonce}}.dump();
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto put = store.PutExclusive("lock", AsBytes(body));
-    if (put) return std::unique_ptr<RepoLock>(new RepoLock(store, nonce));
+    if (put) {
+      std::lock_guard lock(held_nonces_mutex);
+      HeldNonces().insert(nonce);
+      return std::unique_ptr<RepoLock>(new RepoLock(store, nonce));
+    }
     if (put.error().code() != ErrorCode::kAlreadyExists) return std::unexpected(put.error());
     auto held = store.Get("lock");
     if (!held) {
@@ -127,8 +150,11 @@ Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(BlobStore& store, const Cloc
     const std::int64_t time_ns = j.is_object() ? j.value("time_ns", std::int64_t{0}) : 0;
     const std::string what = j.is_object() ? j.value("command", std::string()) : std::string();
     const auto age = std::chrono::nanoseconds(now_ns - time_ns);
-    const bool stale =
-        !j.is_object() || (host == HostName() && !ProcessAlive(pid)) || age > kStaleAfter;
+    const std::string held_nonce = j.is_object() ? j.value("nonce", std::string()) : std::string();
+    const bool ours_left_behind =
+        host == HostName() && pid == static_cast<long>(::getpid()) && !HeldHere(held_nonce);
+    const bool stale = !j.is_object() || (host == HostName() && !ProcessAlive(pid)) ||
+                       ours_left_behind || age > kStaleAfter;
     if (!stale) {
       return FailedPrecondition(
           "repository " + store.Location() + " is locked by pid " + std::to_string(pid) + " on " +
@@ -142,6 +168,10 @@ Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(BlobStore& store, const Cloc
 }
 
 RepoLock::~RepoLock() {
+  {
+    std::lock_guard lock(held_nonces_mutex);
+    HeldNonces().erase(nonce_);
+  }
   auto held = store_.Get("lock");
   if (!held) return;
   json j = json::parse(held->begin(), held->end(), nullptr, false);
@@ -151,30 +181,35 @@ RepoLock::~RepoLock() {
 // ---- packs ----
 
 PackWriter::PackWriter(BlobStore& store, const Hasher& hasher, const Sealer& sealer,
-                       std::uint64_t pack_size, PackHook on_pack)
+                       std::uint64_t pack_size, PackHook on_pack, unsigned writers)
     : store_(store),
       hasher_(hasher),
       sealer_(sealer),
       pack_size_(pack_size),
-      on_pack_(std::move(on_pack)),
-      queue_(std::make_unique<BoundedQueue<Pending>>(1)) {
-  writer_ = std::thread([this] {
-    while (auto pending = queue_->Pop()) {
-      if (auto st = Write(std::move(pending->pack), std::move(pending->entries)); !st) {
-        {
-          std::lock_guard lock(mutex_);
-          if (!error_) error_ = st.error();
+      on_pack_(std::move(on_pack)) {
+  if (writers == 0) writers = std::clamp(store.PreferredWriteConcurrency(), 1U, 64U);
+  queue_ = std::make_unique<BoundedQueue<Pending>>(writers);
+  for (unsigned i = 0; i < writers; ++i) {
+    writers_.emplace_back([this] {
+      while (auto pending = queue_->Pop()) {
+        if (auto st = Write(std::move(pending->pack), std::move(pending->entries)); !st) {
+          {
+            std::lock_guard lock(mutex_);
+            if (!error_) error_ = st.error();
+          }
+          queue_->Cancel();  // unblocks producers (they see the error on their next Add) and
+          return;            // stops the other writers after their current pack
         }
-        queue_->Cancel();  // unblocks producers; they see the error on their next Add
-        return;
       }
-    }
-  });
+    });
+  }
 }
 
 PackWriter::~PackWriter() {
   queue_->Cancel();
-  if (writer_.joinable()) writer_.join();
+  for (auto& writer : writers_) {
+    if (writer.joinable()) writer.join();
+  }
 }
 
 Status PackWriter::FirstError() const {
@@ -216,7 +251,9 @@ Status PackWriter::Finish() {
   }
   if (!last.entries.empty()) (void)queue_->Push(std::move(last));
   queue_->Close();
-  if (writer_.joinable()) writer_.join();
+  for (auto& writer : writers_) {
+    if (writer.joinable()) writer.join();
+  }
   return FirstError();
 }
 

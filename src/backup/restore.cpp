@@ -241,6 +241,36 @@ Result<RestoreResult> Repository::Restore(const RestoreRequest& request) const {
     std::string dir;
     std::shared_ptr<Fd> fd;
   };
+  // On stores where a request is a round trip (S3), each worker reads a window of the pack
+  // and serves the next chunks from it: files of a run were packed one after the other, so
+  // most of their chunks are in the window already.
+  const std::uint64_t read_ahead = s.store->PreferredReadSize();
+  struct PackWindow {
+    std::uint64_t generation = 0;
+    std::uint32_t pack = 0;
+    std::uint64_t offset = 0;
+    Bytes bytes;
+  };
+  auto read_stored = [&](const detail::Location& loc) -> Result<Bytes> {
+    const std::string pack_name = detail::PackName(index->packs[loc.pack]);
+    if (read_ahead == 0) return s.store->GetRange(pack_name, loc.offset, loc.stored);
+    thread_local PackWindow window;
+    const bool hit = window.generation == generation && window.pack == loc.pack &&
+                     loc.offset >= window.offset &&
+                     loc.offset + loc.stored <= window.offset + window.bytes.size();
+    if (!hit) {
+      const std::uint64_t pack_size = index->pack_sizes[loc.pack];
+      std::uint64_t length = std::max<std::uint64_t>(read_ahead, loc.stored);
+      if (pack_size > loc.offset) length = std::min(length, pack_size - loc.offset);
+      length = std::max<std::uint64_t>(length, loc.stored);
+      auto bytes = s.store->GetRange(pack_name, loc.offset, length);
+      if (!bytes) return bytes;
+      window = {generation, loc.pack, loc.offset, std::move(*bytes)};
+    }
+    const auto begin =
+        window.bytes.begin() + static_cast<std::ptrdiff_t>(loc.offset - window.offset);
+    return Bytes(begin, begin + loc.stored);
+  };
   auto restore_file = [&](std::size_t i) {
     const FileEntry& e = *files[i];
     thread_local ParentCache cache;
@@ -274,8 +304,7 @@ Result<RestoreResult> Repository::Restore(const RestoreRequest& request) const {
       if (loc == index->chunks.end()) {
         return abandon(e.path + ": chunk " + ToHex(id) + " is missing from the repository");
       }
-      auto stored = s.store->GetRange(detail::PackName(index->packs[loc->second.pack]),
-                                      loc->second.offset, loc->second.stored);
+      auto stored = read_stored(loc->second);
       if (!stored) return abandon(e.path + ": " + stored.error().message());
       auto plain = detail::OpenChunk(*stored, id, loc->second, s.hasher, s.sealer);
       if (!plain) return abandon(e.path + ": " + plain.error().message());
@@ -328,8 +357,13 @@ Result<RestoreResult> Repository::Restore(const RestoreRequest& request) const {
     runs.emplace_back(i, j);
     i = j;
   }
+  // Remote stores are latency-bound: more requests in flight than cores.
+  const unsigned threads =
+      request.threads == 0 && read_ahead > 0
+          ? std::max(detail::ThreadCount(0), std::min(8U, s.store->PreferredWriteConcurrency() * 2))
+          : detail::ThreadCount(request.threads);
   detail::ParallelFor(
-      runs.size(), detail::ThreadCount(request.threads),
+      runs.size(), threads,
       [&](std::size_t r) {
         for (std::size_t i = runs[r].first; i < runs[r].second; ++i) restore_file(i);
       },

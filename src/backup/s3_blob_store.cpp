@@ -2,12 +2,24 @@
 // (CURLOPT_AWS_SIGV4). We set x-amz-content-sha256 ourselves (curl 7.88 does not, and Swift's
 // s3api requires it), build canonical (sorted, encoded) query strings so curl signs them as
 // sent, and keep a pool of easy handles so connections are reused across calls and threads.
+//
+// Large blobs go as multipart uploads (CreateMultipartUpload, parallel UploadPart, then
+// CompleteMultipartUpload; AbortMultipartUpload on any failure, so no partial object is ever
+// visible). Integrity: every single PUT and every part is checked against the MD5 ETag the
+// server returns, and the completed object's ETag (MD5 of the parts' MD5s, "-<parts>") against
+// the one we compute. A multipart object's ETag is not the MD5 of its bytes, so we record the
+// part size in the object's metadata (x-amz-meta-sg-part-size) and Get recomputes the
+// multipart ETag from the downloaded bytes; objects without it (written by another tool) are
+// not checked here. Ranged reads are not checked by the store either way: the repository
+// verifies every chunk it reads against its hash id, and packs against their names.
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -36,6 +48,30 @@ std::string Digest(const EVP_MD* md, ByteView bytes) {
   unsigned int size = 0;
   if (EVP_Digest(bytes.data(), bytes.size(), out, &size, md, nullptr) != 1) return {};
   return Hex(out, size);
+}
+
+constexpr std::uint64_t kMinPartSize = 5ULL * 1024 * 1024;         // S3: all parts but the last
+constexpr std::uint64_t kMaxPartSize = 5ULL * 1024 * 1024 * 1024;  // S3: any part
+constexpr std::uint64_t kMaxParts = 10000;
+
+std::uint64_t PartCount(std::uint64_t size, std::uint64_t part_size) {
+  return size == 0 ? 1 : (size + part_size - 1) / part_size;
+}
+
+// The ETag S3 gives a multipart object: MD5 of the concatenated binary part MD5s, "-<parts>".
+std::string MultipartEtag(ByteView bytes, std::uint64_t part_size) {
+  const std::uint64_t parts = PartCount(bytes.size(), part_size);
+  std::vector<unsigned char> md5s;
+  md5s.reserve(parts * 16);
+  for (std::uint64_t i = 0; i < parts; ++i) {
+    const std::uint64_t begin = i * part_size;
+    const std::uint64_t len = std::min<std::uint64_t>(part_size, bytes.size() - begin);
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    EVP_Digest(bytes.data() + begin, len, out, &size, EVP_md5(), nullptr);
+    md5s.insert(md5s.end(), out, out + size);
+  }
+  return Digest(EVP_md5(), md5s) + "-" + std::to_string(parts);
 }
 
 // RFC 3986 encoding as SigV4 wants it: unreserved characters stay, '/' stays in paths.
@@ -108,6 +144,7 @@ struct Response {
   std::string etag;
   std::uint64_t content_length = 0;
   bool has_content_length = false;
+  std::uint64_t part_size = 0;  // x-amz-meta-sg-part-size of a multipart object
 };
 
 std::size_t WriteBody(char* data, std::size_t size, std::size_t count, void* user) {
@@ -137,6 +174,8 @@ std::size_t ReadHeader(char* data, std::size_t size, std::size_t count, void* us
     } else if (name == "content-length") {
       response->content_length = std::strtoull(std::string(value).c_str(), nullptr, 10);
       response->has_content_length = true;
+    } else if (name == "x-amz-meta-sg-part-size") {
+      response->part_size = std::strtoull(std::string(value).c_str(), nullptr, 10);
     }
   }
   return size * count;
@@ -162,14 +201,11 @@ class S3BlobStore final : public BlobStore {
 
   Status Put(std::string_view name, ByteView bytes) override {
     if (auto st = ValidateBlobName(name); !st) return st;
+    if (bytes.size() > options_.multipart_threshold) return PutMultipart(name, bytes);
     auto response = Request("PUT", ObjectPath(name), "", bytes, {});
     if (response && response->status == 404 && S3Code(response->body) == "NoSuchBucket") {
       // First write into a fresh bucket: create it, then write again.
-      auto created = Request("PUT", BucketPath(), "", {}, {});
-      if (!created) return std::unexpected(created.error());
-      if (created->status != 200 && created->status != 409) {
-        return Failure(*created, "create bucket '" + options_.bucket + "'");
-      }
+      if (auto st = CreateBucket(); !st) return st;
       response = Request("PUT", ObjectPath(name), "", bytes, {});
     }
     if (!response) return std::unexpected(response.error());
@@ -202,9 +238,15 @@ class S3BlobStore final : public BlobStore {
       return Corrupted("get '" + std::string(name) + "': got " + std::to_string(out.size()) +
                        " of " + std::to_string(response->content_length) + " bytes");
     }
-    // Verify the download against the ETag when it is a plain MD5 (not a multipart ETag).
+    // Verify the download against the ETag: a plain MD5, or a multipart ETag we can recompute
+    // when the object says what part size it was uploaded with.
     if (response->etag.size() == 32 && Digest(EVP_md5(), out) != response->etag) {
       return Corrupted("get '" + std::string(name) + "': body does not match its ETag");
+    }
+    if (response->etag.size() > 33 && response->etag[32] == '-' && response->part_size > 0 &&
+        MultipartEtag(out, response->part_size) != response->etag) {
+      return Corrupted("get '" + std::string(name) + "': body does not match its multipart ETag " +
+                       response->etag);
     }
     return out;
   }
@@ -310,7 +352,137 @@ class S3BlobStore final : public BlobStore {
     return "s3://" + options_.bucket + (options_.prefix.empty() ? "" : "/" + options_.prefix);
   }
 
+  unsigned PreferredWriteConcurrency() const override { return options_.upload_concurrency; }
+  // A request costs a round trip: restores read 4 MiB windows of a pack, not chunk by chunk.
+  std::uint64_t PreferredReadSize() const override { return 4ULL << 20; }
+
  private:
+  Status CreateBucket() {
+    auto created = Request("PUT", BucketPath(), "", {}, {});
+    if (!created) return std::unexpected(created.error());
+    if (created->status != 200 && created->status != 409) {
+      return Failure(*created, "create bucket '" + options_.bucket + "'");
+    }
+    return {};
+  }
+
+  // CreateMultipartUpload, the parts on up to upload_concurrency threads (each request retried
+  // as usual), CompleteMultipartUpload; on any failure AbortMultipartUpload, so the object
+  // never appears half written and an earlier version stays as it was.
+  Status PutMultipart(std::string_view name, ByteView bytes) {
+    const std::string what = "multipart put '" + std::string(name) + "'";
+    const std::uint64_t part_size = options_.part_size;
+    const std::uint64_t parts = PartCount(bytes.size(), part_size);
+    if (parts > kMaxParts) {
+      return InvalidArgument(what + ": " + std::to_string(bytes.size()) + " bytes need " +
+                             std::to_string(parts) + " parts of " + std::to_string(part_size) +
+                             " bytes; S3 allows " + std::to_string(kMaxParts));
+    }
+    const std::string path = ObjectPath(name);
+    const std::vector<std::string> meta = {"Content-Type: application/octet-stream",
+                                           "x-amz-meta-sg-part-size: " + std::to_string(part_size)};
+    auto created = Request("POST", path, "uploads=", {}, meta);
+    if (created && created->status == 404 && S3Code(created->body) == "NoSuchBucket") {
+      if (auto st = CreateBucket(); !st) return st;
+      created = Request("POST", path, "uploads=", {}, meta);
+    }
+    if (!created) return std::unexpected(created.error());
+    if (created->status != 200) return Failure(*created, what + ": create upload");
+    const std::string upload_id = XmlUnescape(XmlTag(created->body, "UploadId"));
+    if (upload_id.empty()) return IoError(what + ": the server sent no UploadId");
+    const std::string upload_query = "uploadId=" + UriEncode(upload_id, false);
+
+    // The parts: workers take the next part number until all are sent or one fails.
+    std::vector<std::string> etags(parts);
+    std::atomic<std::uint64_t> next{0};
+    std::atomic<bool> failed{false};
+    std::mutex error_mutex;
+    std::optional<Error> error;
+    auto send_parts = [&] {
+      for (std::uint64_t i = next++; i < parts && !failed; i = next++) {
+        const std::uint64_t begin = i * part_size;
+        const ByteView part =
+            bytes.subspan(begin, std::min<std::uint64_t>(part_size, bytes.size() - begin));
+        const std::string part_what =
+            what + " part " + std::to_string(i + 1) + "/" + std::to_string(parts);
+        Status st;
+        auto response = Request(
+            "PUT", path, "partNumber=" + std::to_string(i + 1) + "&" + upload_query, part, {});
+        if (!response) {
+          st = std::unexpected(
+              Error(response.error().code(), part_what + ": " + response.error().message()));
+        } else if (response->status != 200) {
+          st = Failure(*response, part_what);
+        } else if (const std::string md5 = Digest(EVP_md5(), part); response->etag != md5) {
+          st = Corrupted(part_what + ": the server stored a different body (ETag " +
+                         response->etag + ", sent MD5 " + md5 + ")");
+        } else {
+          etags[i] = md5;
+        }
+        if (!st) {
+          std::lock_guard lock(error_mutex);
+          if (!error) error = st.error();
+          failed = true;
+          return;
+        }
+      }
+    };
+    {
+      std::vector<std::jthread> helpers;
+      const std::uint64_t threads = std::min<std::uint64_t>(options_.upload_concurrency, parts);
+      for (std::uint64_t t = 1; t < threads; ++t) helpers.emplace_back(send_parts);
+      send_parts();
+    }
+    if (error) return Abort(path, upload_query, *error);
+
+    std::string xml = "<CompleteMultipartUpload>";
+    for (std::uint64_t i = 0; i < parts; ++i) {
+      xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>\"" + etags[i] +
+             "\"</ETag></Part>";
+    }
+    xml += "</CompleteMultipartUpload>";
+    const std::string expected = MultipartEtag(bytes, part_size);
+    auto completed =
+        Request("POST", path, upload_query,
+                ByteView(reinterpret_cast<const std::uint8_t*>(xml.data()), xml.size()),
+                {"Content-Type: application/xml"});
+    if (!completed) return Abort(path, upload_query, completed.error());
+    if (completed->status == 404 && S3Code(completed->body) == "NoSuchUpload") {
+      // A retried Complete whose first attempt did complete (the answer was lost): the upload
+      // is gone and the object is there. Accept it only when it is ours.
+      auto head = Request("HEAD", path, "", {}, {});
+      if (head && head->status == 200 && head->etag == expected) return {};
+    }
+    // Complete can fail after a 200 status line (the server sends it before it is done).
+    if (completed->status != 200 || completed->body.find("<Error>") != std::string::npos) {
+      const auto failure = Failure(*completed, what + ": complete upload");
+      return Abort(path, upload_query, failure.error());
+    }
+    const std::string etag = XmlUnescape(XmlTag(completed->body, "ETag"));
+    std::string got = etag;
+    std::erase(got, '"');
+    if (!got.empty() && got != expected) {
+      return Corrupted(what + ": the server assembled a different object (ETag " + got +
+                       ", expected " + expected + ")");
+    }
+    return {};
+  }
+
+  // Best effort: a failed abort leaves invisible parts (a bucket lifecycle rule for incomplete
+  // multipart uploads removes them); the caller's error says so.
+  Status Abort(const std::string& path, const std::string& upload_query, const Error& cause) {
+    auto aborted = Request("DELETE", path, upload_query, {}, {});
+    if (aborted && (aborted->status == 204 || aborted->status == 200 || aborted->status == 404)) {
+      return std::unexpected(cause);
+    }
+    const std::string why =
+        aborted ? "HTTP " + std::to_string(aborted->status) : aborted.error().message();
+    return std::unexpected(Error(cause.code(), cause.message() +
+                                                   " (aborting the upload failed: " + why +
+                                                   "; its parts stay invisible until "
+                                                   "removed)"));
+  }
+
   std::string BucketPath() const { return "/" + UriEncode(options_.bucket, false); }
   std::string ObjectPath(std::string_view name) const {
     return BucketPath() + "/" + UriEncode(key_prefix_ + std::string(name), true);
@@ -390,7 +562,10 @@ class S3BlobStore final : public BlobStore {
       headers = curl_slist_append(headers, hash_header.c_str());
       // No "Expect:" override: curl 7.88 signs a disabled header as if it were sent, and the
       // server then computes a different signature.
-      if (method == "PUT") {
+      const bool typed =
+          std::any_of(extra_headers.begin(), extra_headers.end(),
+                      [](const std::string& h) { return h.starts_with("Content-Type:"); });
+      if ((method == "PUT" || method == "POST") && !typed) {
         headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
       }
       for (const auto& h : extra_headers) headers = curl_slist_append(headers, h.c_str());
@@ -401,6 +576,8 @@ class S3BlobStore final : public BlobStore {
       curl_easy_setopt(handle, CURLOPT_USERNAME, options_.access_key_id.c_str());
       curl_easy_setopt(handle, CURLOPT_PASSWORD, options_.secret_access_key.c_str());
       curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+      if (!options_.ca_file.empty())
+        curl_easy_setopt(handle, CURLOPT_CAINFO, options_.ca_file.c_str());
       curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
       curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS,
                        static_cast<long>(options_.timeout.count() * 1000));
@@ -410,8 +587,8 @@ class S3BlobStore final : public BlobStore {
       curl_easy_setopt(handle, CURLOPT_HEADERDATA, &response);
       if (method == "HEAD") {
         curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
-      } else if (method == "PUT") {
-        curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, "PUT");
+      } else if (method == "PUT" || method == "POST") {
+        curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, std::string(method).c_str());
         curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
         curl_easy_setopt(handle, CURLOPT_POSTFIELDS,
                          body.empty() ? "" : reinterpret_cast<const char*>(body.data()));
@@ -461,6 +638,7 @@ void FillS3OptionsFromEnvironment(S3Options& options) {
   if (options.region.empty()) options.region = Env("AWS_DEFAULT_REGION");
   if (options.access_key_id.empty()) options.access_key_id = Env("AWS_ACCESS_KEY_ID");
   if (options.secret_access_key.empty()) options.secret_access_key = Env("AWS_SECRET_ACCESS_KEY");
+  if (options.ca_file.empty()) options.ca_file = Env("AWS_CA_BUNDLE");
 }
 
 Result<std::shared_ptr<BlobStore>> MakeS3BlobStore(S3Options options) {
@@ -495,6 +673,17 @@ Result<std::shared_ptr<BlobStore>> MakeS3BlobStore(S3Options options) {
   }
   if (options.initial_backoff.count() < 0 || options.timeout.count() <= 0) {
     return InvalidArgument("S3 backoff must be >= 0 and timeout > 0");
+  }
+  if (options.part_size < kMinPartSize || options.part_size > kMaxPartSize) {
+    return InvalidArgument("S3 part_size " + std::to_string(options.part_size) +
+                           " is outside S3's limits (5 MiB to 5 GiB per part)");
+  }
+  if (options.multipart_threshold < kMinPartSize) {
+    return InvalidArgument("S3 multipart_threshold " + std::to_string(options.multipart_threshold) +
+                           " is below S3's 5 MiB minimum part size");
+  }
+  if (options.upload_concurrency < 1 || options.upload_concurrency > 64) {
+    return InvalidArgument("S3 upload_concurrency must be in 1..64");
   }
   GlobalInit();
   return std::shared_ptr<BlobStore>(std::make_shared<S3BlobStore>(std::move(options)));

@@ -120,14 +120,18 @@ class BoundedQueue {
   bool closed_ = false;
 };
 
-// Appends stored chunk blobs to packs of ~pack_size; a background thread writes each full pack
-// (Put: durable) while the callers keep adding, with at most one pack waiting.
+// Appends stored chunk blobs to packs of ~pack_size; background threads write full packs (Put:
+// durable) while the callers keep adding. `writers` threads (0: the store's
+// PreferredWriteConcurrency(), e.g. 1 local, 4 on S3) write at once and at most as many packs
+// wait, so memory stays bounded to about 2 x writers + 1 packs. Packs may land in any order;
+// records are per pack, so the order does not matter. `on_pack` runs on a writer thread after
+// each Put (concurrently when writers > 1) with the count of packs written so far.
 // Thread-safe. Finish() must be called to write the last pack and learn of write errors.
 class PackWriter {
  public:
   using PackHook = std::function<void(std::uint64_t packs_written)>;
   PackWriter(BlobStore& store, const Hasher& hasher, const Sealer& sealer, std::uint64_t pack_size,
-             PackHook on_pack = {});
+             PackHook on_pack = {}, unsigned writers = 0);
   ~PackWriter();
   PackWriter(const PackWriter&) = delete;
   PackWriter& operator=(const PackWriter&) = delete;
@@ -160,7 +164,7 @@ class PackWriter {
   std::uint64_t bytes_written_ = 0;
   std::optional<Error> error_;
   std::unique_ptr<BoundedQueue<Pending>> queue_;
-  std::thread writer_;
+  std::vector<std::thread> writers_;
 };
 
 // Reads a chunk's plaintext and checks its id.

@@ -115,5 +115,25 @@ TEST(OpenBlobStoreTest, LocalPathsAndFileUrls) {
   EXPECT_FALSE(OpenBlobStore(dir / "file"));
 }
 
+TEST(S3OptionsTest, StandardVariablesFillOnlyWhatIsEmpty) {
+  ::setenv("AWS_ENDPOINT_URL", "https://s3.test:9000", 1);
+  ::setenv("AWS_REGION", "eu-west-1", 1);
+  ::setenv("AWS_ACCESS_KEY_ID", "AKID", 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", "SECRET", 1);
+  ::setenv("AWS_CA_BUNDLE", "/etc/ssl/private-ca.pem", 1);
+  S3Options options;
+  options.region = "us-west-2";  // set explicitly: kept
+  FillS3OptionsFromEnvironment(options);
+  EXPECT_EQ(options.endpoint, "https://s3.test:9000");
+  EXPECT_EQ(options.region, "us-west-2");
+  EXPECT_EQ(options.access_key_id, "AKID");
+  EXPECT_EQ(options.secret_access_key, "SECRET");
+  EXPECT_EQ(options.ca_file, "/etc/ssl/private-ca.pem");
+  for (const char* name : {"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID",
+                           "AWS_SECRET_ACCESS_KEY", "AWS_CA_BUNDLE"}) {
+    ::unsetenv(name);
+  }
+}
+
 }  // namespace
 }  // namespace streamgate::backup

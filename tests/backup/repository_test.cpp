@@ -4,10 +4,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 
 #include "backup/codec.hpp"
 #include "backup/format.hpp"
+#include "backup/state.hpp"
 #include "backup_test_util.hpp"
 #include "support/manual_clock.hpp"
 
@@ -103,6 +105,57 @@ class RepositoryTest : public ::testing::Test {
   std::unique_ptr<Repository> repo_;
   int restores_ = 0;
 };
+
+// A local store that says it is remote (reads worth batching) and counts range reads.
+class ReadCountingStore final : public BlobStore {
+ public:
+  ReadCountingStore(std::shared_ptr<BlobStore> inner, std::uint64_t read_size)
+      : inner_(std::move(inner)), read_size_(read_size) {}
+  Status Put(std::string_view n, ByteView b) override { return inner_->Put(n, b); }
+  Status PutExclusive(std::string_view n, ByteView b) override {
+    return inner_->PutExclusive(n, b);
+  }
+  Result<Bytes> Get(std::string_view n) const override { return inner_->Get(n); }
+  Result<Bytes> GetRange(std::string_view n, std::uint64_t o, std::uint64_t l) const override {
+    ++range_reads;
+    return inner_->GetRange(n, o, l);
+  }
+  Result<bool> Exists(std::string_view n) const override { return inner_->Exists(n); }
+  Result<std::uint64_t> Size(std::string_view n) const override { return inner_->Size(n); }
+  Result<std::vector<BlobInfo>> List(std::string_view p) const override { return inner_->List(p); }
+  Status Delete(std::string_view n) override { return inner_->Delete(n); }
+  std::string Location() const override { return inner_->Location(); }
+  std::uint64_t PreferredReadSize() const override { return read_size_; }
+  mutable std::atomic<int> range_reads{0};
+
+ private:
+  std::shared_ptr<BlobStore> inner_;
+  std::uint64_t read_size_;
+};
+
+TEST_F(RepositoryTest, RestoresFromRemoteStoresReadPacksInWindowsNotChunkByChunk) {
+  for (const std::uint64_t read_size : {std::uint64_t{0}, std::uint64_t{1} << 20}) {
+    SCOPED_TRACE(read_size);
+    testing::TempDir repo_dir;
+    auto counting =
+        std::make_shared<ReadCountingStore>(*MakeLocalBlobStore(repo_dir.path()), read_size);
+    store_ = counting;
+    CreateRepo();
+    MakeTree();
+    const BackupResult full = Backup(Strategy::kFull);
+    counting->range_reads = 0;
+    EXPECT_EQ(RestoreTree(full.point.id), Describe(src_));
+    const std::uint64_t chunks = full.chunks_new + full.chunks_deduplicated;
+    if (read_size == 0) {
+      EXPECT_GE(counting->range_reads.load(), static_cast<int>(chunks) - 2);  // one per chunk
+    } else {
+      // ~1.3 MiB of packs in 1 MiB windows, a few per worker.
+      EXPECT_LE(counting->range_reads.load(), 8) << chunks << " chunks";
+    }
+    ::chmod((src_ + "/locked").c_str(), 0755);
+    fs::remove_all(src_);
+  }
+}
 
 TEST_F(RepositoryTest, CreateRefusesAnExistingRepositoryAndOpenFindsIt) {
   CreateRepo();
@@ -636,13 +689,28 @@ TEST_F(RepositoryTest, OneWriterAtATimeAndStaleLocksAreRecovered) {
   BackupRequest request;
   request.sources = {src_};
 
-  // Held by a live process on this host (this one).
-  ASSERT_TRUE(store_->Put("lock", lock_body(::getpid(), host, clock_.WallNow())));
+  // Held by another live process on this host (the test runner's parent).
+  ASSERT_TRUE(store_->Put("lock", lock_body(::getppid(), host, clock_.WallNow())));
   auto blocked = repo_->Backup(request);
   ASSERT_FALSE(blocked);
   EXPECT_EQ(blocked.error().code(), ErrorCode::kFailedPrecondition);
   EXPECT_NE(blocked.error().message().find("locked by pid"), std::string::npos);
   EXPECT_EQ(repo_->Prune({}).error().code(), ErrorCode::kFailedPrecondition);
+
+  // Held by this process through a lock it still holds: locked.
+  ASSERT_TRUE(store_->Delete("lock"));
+  {
+    auto held = detail::RepoLock::Acquire(*store_, clock_, "test");
+    ASSERT_TRUE(held) << held.error().ToString();
+    EXPECT_FALSE(repo_->Backup(request));
+  }
+  EXPECT_FALSE(*store_->Exists("lock"));  // released with the holder
+
+  // Naming this process but held by nobody here (an earlier release failed while the store was
+  // unreachable): recovered, so a daemon is not locked out of its own repository.
+  ASSERT_TRUE(store_->Put("lock", lock_body(::getpid(), host, clock_.WallNow())));
+  EXPECT_TRUE(repo_->Backup(request));
+  EXPECT_FALSE(*store_->Exists("lock"));
 
   // Held by a recent writer on another host: still locked.
   ASSERT_TRUE(store_->Put("lock", lock_body(1, "elsewhere", clock_.WallNow())));

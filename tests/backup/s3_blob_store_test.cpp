@@ -42,6 +42,9 @@ class S3BlobStoreTest : public ::testing::Test {
     server_ = nullptr;
   }
   void SetUp() override { ASSERT_NE(server_, nullptr) << start_error_; }
+  void TearDown() override {
+    if (server_ != nullptr) server_->ClearFaults();
+  }
 
   S3Options Options(const std::string& bucket, const std::string& prefix = "") const {
     S3Options o;
@@ -190,6 +193,142 @@ TEST_F(S3BlobStoreTest, UnreachableServerIsUnavailableAfterRetries) {
   EXPECT_EQ(got.error().code(), ErrorCode::kUnavailable);
   EXPECT_NE(got.error().message().find("after 3 attempts"), std::string::npos)
       << got.error().message();
+}
+
+TEST_F(S3BlobStoreTest, ServerErrorsAreRetriedWithBackoff) {
+  S3Options options = Options("flaky");
+  options.initial_backoff = 5ms;
+  auto store = Store(options);
+  ASSERT_TRUE(store);
+  ASSERT_OK(store->Put("config", B("before")));
+  // Three 500s, then the server answers: each call succeeds on its fourth attempt.
+  server_->FailNextRequests(3);
+  ASSERT_OK(store->Put("config", B("after")));
+  EXPECT_EQ(server_->FaultsLeft(), 0);
+  server_->FailNextRequests(3);
+  auto got = store->Get("config");
+  ASSERT_TRUE(got) << got.error().ToString();
+  EXPECT_EQ(Str(*got), "after");
+  EXPECT_EQ(server_->FaultsLeft(), 0);
+  server_->FailNextRequests(3, 503);
+  auto listed = store->List("");
+  ASSERT_TRUE(listed) << listed.error().ToString();
+  ASSERT_EQ(listed->size(), 1U);
+  EXPECT_EQ(listed->front().name, "config");
+  EXPECT_EQ(server_->FaultsLeft(), 0);
+}
+
+TEST_F(S3BlobStoreTest, PersistentServerErrorNamesTheObjectAndStatus) {
+  S3Options options = Options("broken", "repo");
+  options.initial_backoff = 5ms;
+  options.max_attempts = 3;
+  auto store = Store(options);
+  ASSERT_TRUE(store);
+  ASSERT_OK(store->Put("config", B("x")));
+  server_->FailNextRequests(1000);
+  auto put = store->Put("data/ab/abcd", B("payload"));
+  ASSERT_FALSE(put);
+  EXPECT_EQ(put.error().code(), ErrorCode::kUnavailable);
+  for (const std::string part :
+       {"put 'data/ab/abcd'", "500", "after 3 attempts", "s3://broken/repo"}) {
+    EXPECT_NE(put.error().message().find(part), std::string::npos)
+        << "'" << part << "' missing in: " << put.error().message();
+  }
+  EXPECT_EQ(server_->FaultsLeft(), 1000 - 3);  // exactly max_attempts requests
+  auto got = store->Get("config");
+  ASSERT_FALSE(got);
+  EXPECT_NE(got.error().message().find("get 'config'"), std::string::npos);
+  server_->ClearFaults();
+  EXPECT_EQ(Str(store->Get("config").value_or(Bytes{})), "x");
+  EXPECT_FALSE(store->Exists("data/ab/abcd").value_or(true));
+}
+
+S3Options Multipart(S3Options options) {
+  options.multipart_threshold = 5 * 1024 * 1024;
+  options.part_size = 5 * 1024 * 1024;
+  options.upload_concurrency = 3;
+  return options;
+}
+
+TEST_F(S3BlobStoreTest, MultipartUploadRoundTripsByteIdentical) {
+  auto store = Store(Multipart(Options("multipart", "mp")));
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->PreferredWriteConcurrency(), 3U);
+  // 20 MiB + a bit: four full parts and a short last one, into a bucket that does not exist yet.
+  const std::string big = RandomBytes(20 * 1024 * 1024 + 12345, 21);
+  ASSERT_OK(store->Put("data/mp/big", B(big)));
+  auto got = store->Get("data/mp/big");  // checked against the multipart ETag
+  ASSERT_TRUE(got) << got.error().ToString();
+  ASSERT_EQ(got->size(), big.size());
+  EXPECT_TRUE(Str(*got) == big);
+  EXPECT_EQ(store->Size("data/mp/big").value_or(0), big.size());
+  // A range across the boundary of parts 1 and 2.
+  const std::uint64_t at = 5 * 1024 * 1024 - 100;
+  auto range = store->GetRange("data/mp/big", at, 300);
+  ASSERT_TRUE(range) << range.error().ToString();
+  EXPECT_EQ(Str(*range), big.substr(at, 300));
+  // Exactly the threshold stays a single PUT; overwriting a multipart object works.
+  const std::string edge = RandomBytes(5 * 1024 * 1024, 22);
+  ASSERT_OK(store->Put("data/mp/big", B(edge)));
+  EXPECT_EQ(Str(store->Get("data/mp/big").value_or(Bytes{})), edge);
+  auto listed = store->List("data/");
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1U);
+  EXPECT_EQ(listed->front().size, edge.size());
+}
+
+TEST_F(S3BlobStoreTest, FailedMultipartUploadLeavesNoVisibleObject) {
+  S3Options options = Multipart(Options("mpfail"));
+  options.max_attempts = 1;
+  auto store = Store(options);
+  ASSERT_TRUE(store);
+  ASSERT_OK(store->Put("old", B("the earlier version")));
+  const std::string big = RandomBytes(16 * 1024 * 1024, 31);
+
+  // A part fails: the upload is aborted and neither name shows anything new.
+  server_->FailNextRequests(1, 500, "partNumber=3&");
+  auto put = store->Put("fresh", B(big));
+  ASSERT_FALSE(put);
+  EXPECT_EQ(server_->FaultsLeft(), 0);
+  EXPECT_NE(put.error().message().find("multipart put 'fresh' part 3/4"), std::string::npos)
+      << put.error().message();
+  EXPECT_EQ(put.error().message().find("aborting the upload failed"), std::string::npos)
+      << put.error().message();
+  server_->FailNextRequests(1, 503, "partNumber=2&");
+  EXPECT_FALSE(store->Put("old", B(big)));
+  EXPECT_EQ(server_->FaultsLeft(), 0);
+
+  // Completing fails: still nothing visible.
+  server_->FailNextRequests(1, 500, "POST /mpfail/fresh?uploadId=");
+  EXPECT_FALSE(store->Put("fresh", B(big)));
+  EXPECT_EQ(server_->FaultsLeft(), 0);
+
+  EXPECT_FALSE(store->Exists("fresh").value_or(true));
+  EXPECT_EQ(Str(store->Get("old").value_or(Bytes{})), "the earlier version");
+  auto listed = store->List("");
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1U);
+  EXPECT_EQ(listed->front().name, "old");
+
+  // And the same upload goes through once the server behaves.
+  ASSERT_OK(store->Put("fresh", B(big)));
+  EXPECT_TRUE(Str(store->Get("fresh").value_or(Bytes{})) == big);
+}
+
+TEST_F(S3BlobStoreTest, PartSizesBelowTheS3MinimumAreRefused) {
+  S3Options options = Options("x");
+  options.part_size = 4 * 1024 * 1024;
+  auto store = MakeS3BlobStore(options);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(store.error().message().find("5 MiB"), std::string::npos);
+  options = Options("x");
+  options.multipart_threshold = 1024 * 1024;
+  EXPECT_FALSE(MakeS3BlobStore(options));
+  options = Options("x");
+  options.upload_concurrency = 0;
+  EXPECT_FALSE(MakeS3BlobStore(options));
+  EXPECT_TRUE(MakeS3BlobStore(Multipart(Options("x"))));
 }
 
 TEST_F(S3BlobStoreTest, OpenBlobStoreTakesS3LocationsWithAwsVariables) {

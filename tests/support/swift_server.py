@@ -5,11 +5,20 @@
 #   swift_server.py DIR        writes configs and one-replica rings under DIR, starts the proxy,
 #                              account, container and object servers (workers = 0: one process
 #                              each), prints "READY <proxy port>" once S3 answers, and runs until
-#                              SIGTERM/SIGINT, then stops the servers.
+#                              SIGTERM/SIGINT, then stops the servers. When DIR already holds a
+#                              set-up (ports.json) it is started again as it was: same ports, same
+#                              data (a restart after a kill).
 #   swift_server.py --serve CONF SECTION   (internal) runs one server.
+#
+# Fault injection: the proxy pipeline starts with a filter that reads DIR/faults.json,
+#   {"count": N, "status": 500, "match": "partNumber=3"}
+# and answers the next N requests whose "METHOD PATH?QUERY" contains `match` ("" matches all)
+# with `status` and an S3 error body, without passing them on; it counts down in the file and
+# removes it at zero. Write the file atomically (temp file, rename).
 #
 # Credentials: access key "test:tester", secret "testing", region "us-east-1".
 # Must run under Debian's /usr/bin/python3, which has the swift modules (python3-swift).
+import json
 import os
 import signal
 import socket
@@ -21,6 +30,61 @@ import urllib.request
 
 ACCESS_KEY = "test:tester"
 SECRET_KEY = "testing"
+
+
+FAULT_FILE = "faults.json"
+
+
+class FaultFilter:
+    """Answers requests named in the fault file with an error instead of passing them on."""
+
+    def __init__(self, app, path):
+        self.app = app
+        self.path = path
+
+    def __call__(self, env, start_response):
+        # The proxy is one eventlet process: no other request runs between this read and the
+        # write below (plain file I/O does not yield), so the count is exact.
+        try:
+            with open(self.path) as f:
+                spec = json.load(f)
+        except (OSError, ValueError):
+            return self.app(env, start_response)
+        target = "%s %s?%s" % (env.get("REQUEST_METHOD", ""), env.get("PATH_INFO", ""),
+                               env.get("QUERY_STRING", ""))
+        count = int(spec.get("count", 0))
+        if count <= 0 or spec.get("match", "") not in target:
+            return self.app(env, start_response)
+        spec["count"] = count - 1
+        if spec["count"] <= 0:
+            os.unlink(self.path)
+        else:
+            tmp = self.path + ".filter"
+            with open(tmp, "w") as f:
+                json.dump(spec, f)
+            os.rename(tmp, self.path)
+        # Read the request body so the client's upload ends normally (100-continue, keep-alive).
+        length = int(env.get("CONTENT_LENGTH") or 0)
+        while length > 0:
+            chunk = env["wsgi.input"].read(min(length, 1 << 20))
+            if not chunk:
+                break
+            length -= len(chunk)
+        status = int(spec.get("status", 500))
+        import http
+
+        body = (b"<?xml version='1.0' encoding='UTF-8'?>\n<Error><Code>InjectedFault</Code>"
+                b"<Message>fault injected by the test</Message></Error>")
+        if env.get("REQUEST_METHOD") == "HEAD":
+            body = b""
+        start_response("%d %s" % (status, http.HTTPStatus(status).phrase),
+                       [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def filter_factory(global_conf, **local_conf):
+    path = local_conf["fault_file"]
+    return lambda app: FaultFilter(app, path)
 
 
 def free_port():
@@ -84,6 +148,10 @@ use = egg:swift#proxy
 account_autocreate = true
 allow_account_management = true
 
+[filter:faults]
+paste.filter_factory = swift_server:filter_factory
+fault_file = {os.path.join(base, FAULT_FILE)}
+
 [filter:catch_errors]
 use = egg:swift#catch_errors
 
@@ -108,6 +176,9 @@ use = egg:swift#copy
 use = egg:swift#memcache
 memcache_servers = 127.0.0.1:{free_port()}
 
+[filter:slo]
+use = egg:swift#slo
+
 [filter:s3api]
 use = egg:swift#s3api
 location = us-east-1
@@ -118,14 +189,23 @@ user_test_tester = {SECRET_KEY} .admin
 """
     confs["proxy"] = server_conf(
         base, devices, ports["proxy"], user,
-        "catch_errors gatekeeper healthcheck proxy-logging cache listing_formats s3api tempauth copy "
-        "proxy-logging proxy-server", proxy_extra)
+        "faults catch_errors gatekeeper healthcheck proxy-logging cache listing_formats s3api tempauth "
+        "copy slo proxy-logging proxy-server", proxy_extra)
     paths = {}
     for name, text in confs.items():
         paths[name] = os.path.join(base, f"{name}-server.conf")
         with open(paths[name], "w") as f:
             f.write(text)
+    with open(os.path.join(base, "ports.json.tmp"), "w") as f:
+        json.dump({"ports": ports, "paths": paths}, f)
+    os.rename(os.path.join(base, "ports.json.tmp"), os.path.join(base, "ports.json"))
     return ports, paths
+
+
+def load_setup(base):
+    with open(os.path.join(base, "ports.json")) as f:
+        saved = json.load(f)
+    return saved["ports"], saved["paths"]
 
 
 def die_with_parent():
@@ -157,7 +237,10 @@ def main():
         sys.exit(2)
     base = os.path.abspath(sys.argv[1])
     os.makedirs(base, exist_ok=True)
-    ports, paths = write_setup(base)
+    if os.path.exists(os.path.join(base, "ports.json")):
+        ports, paths = load_setup(base)
+    else:
+        ports, paths = write_setup(base)
     children = []
     log = open(os.path.join(base, "servers.log"), "ab")
 
