@@ -1,4 +1,4 @@
-// backup, restore, points, check, prune: the backup engine (src/backup) for operators and
+// backup, restore, points, check, prune, copy: the backup engine (src/backup) for operators and
 // benchmarks. Every command takes --repo and --json; a progress line goes to stderr only when
 // stderr is a terminal.
 #include <fmt/format.h>
@@ -210,6 +210,7 @@ int RunBackup(const BackupFlags& f) {
 
 struct RestoreFlags {
   std::string repo;
+  std::string fallback_repo;
   std::string point;
   std::string plan;
   std::string target;
@@ -218,8 +219,21 @@ struct RestoreFlags {
   unsigned threads = 0;
 };
 
+// The primary is gone or out of reach (not: wrong passphrase, corrupt config, bad arguments).
+bool Unreachable(const Error& e) {
+  return e.code() == ErrorCode::kUnavailable || e.code() == ErrorCode::kTimeout ||
+         e.code() == ErrorCode::kIo || e.code() == ErrorCode::kNotFound;
+}
+
 int RunRestore(const RestoreFlags& f) {
+  std::string used = f.repo;
   auto repo = OpenRepo(f.repo);
+  if (!repo && !f.fallback_repo.empty() && Unreachable(repo.error())) {
+    std::fprintf(stderr, "primary repository %s unreachable (%s): restoring from %s\n",
+                 f.repo.c_str(), repo.error().ToString().c_str(), f.fallback_repo.c_str());
+    used = f.fallback_repo;
+    repo = OpenRepo(f.fallback_repo);
+  }
   if (!repo) return Fail(repo.error());
   bk::RestoreRequest request;
   request.point = f.point;
@@ -233,6 +247,8 @@ int RunRestore(const RestoreFlags& f) {
   const double secs = Seconds(result->duration);
   if (f.json) {
     PrintJson(json{{"point_id", result->point},
+                   {"repository", used},
+                   {"fallback", used != f.repo},
                    {"target", f.target},
                    {"files", result->files},
                    {"directories", result->directories},
@@ -243,9 +259,10 @@ int RunRestore(const RestoreFlags& f) {
   } else {
     for (const auto& e : result->errors) std::fprintf(stderr, "error: %s\n", e.c_str());
     std::printf(
-        "restored point %s into %s: %llu files, %llu directories, %llu symlinks, %s in "
+        "restored point %s%s into %s: %llu files, %llu directories, %llu symlinks, %s in "
         "%.2f s (%s/s)%s\n",
-        result->point.c_str(), f.target.c_str(), static_cast<unsigned long long>(result->files),
+        result->point.c_str(), used != f.repo ? (" from " + used).c_str() : "", f.target.c_str(),
+        static_cast<unsigned long long>(result->files),
         static_cast<unsigned long long>(result->directories),
         static_cast<unsigned long long>(result->symlinks),
         HumanBytes(static_cast<double>(result->bytes_written)).c_str(), secs,
@@ -395,6 +412,81 @@ int RunPrune(const PruneFlags& f) {
   return 0;
 }
 
+// ---- copy ----
+
+struct CopyFlags {
+  std::string from;
+  std::string to;
+  std::vector<std::string> points;
+  std::string plan;
+  unsigned threads = 0;
+  bool json = false;
+};
+
+int RunCopy(const CopyFlags& f) {
+  auto source = OpenRepo(f.from);
+  if (!source) return Fail(source.error());
+  auto store = bk::OpenBlobStore(f.to);
+  if (!store) return Fail(store.error());
+  auto exists = bk::Repository::Exists(**store);
+  if (!exists) return Fail(exists.error());
+  auto destination = bk::Repository::OpenOrCreateMirror(*store, **source, RealClock());
+  if (!destination) return Fail(destination.error());
+
+  bk::CopyRequest request;
+  request.points = f.points;
+  request.plan = f.plan;
+  request.threads = f.threads;
+  if (::isatty(STDERR_FILENO) != 0) {  // files_* count chunks here
+    request.progress = [](const bk::Progress& p) {
+      const double secs = Seconds(p.elapsed);
+      std::fprintf(stderr, "\r\033[Kcopy %s / %s  %llu/%llu chunks  %s/s",
+                   HumanBytes(static_cast<double>(p.bytes_done)).c_str(),
+                   HumanBytes(static_cast<double>(p.bytes_total)).c_str(),
+                   static_cast<unsigned long long>(p.files_done),
+                   static_cast<unsigned long long>(p.files_total),
+                   HumanBytes(secs > 0 ? static_cast<double>(p.bytes_done) / secs : 0).c_str());
+      if (p.finished) std::fprintf(stderr, "\n");
+      std::fflush(stderr);
+    };
+  }
+  request.crash_hook = CrashHookFromEnvironment();
+  auto result = (*source)->CopyTo(**destination, request);
+  if (!result) return Fail(result.error());
+  const double secs = Seconds(result->duration);
+  if (f.json) {
+    PrintJson(json{{"from", f.from},
+                   {"to", f.to},
+                   {"repository_created", !*exists},
+                   {"copied_points", result->copied_points},
+                   {"present_points", result->present_points},
+                   {"chunks_sent", result->chunks_sent},
+                   {"chunks_present", result->chunks_present},
+                   {"bytes_sent", result->bytes_sent},
+                   {"packs_written", result->packs_written},
+                   {"packs_recovered", result->packs_recovered},
+                   {"seconds", secs}});
+  } else {
+    if (!*exists)
+      std::printf("created repository %s (mirror of %s)\n", f.to.c_str(), f.from.c_str());
+    for (const auto& id : result->copied_points) std::printf("copied point %s\n", id.c_str());
+    std::printf(
+        "%zu points copied (%zu already there) to %s: %llu chunks sent (%s) in %llu packs, "
+        "%llu chunks already there%s, in %.2f s (%s/s)\n",
+        result->copied_points.size(), result->present_points.size(), f.to.c_str(),
+        static_cast<unsigned long long>(result->chunks_sent),
+        HumanBytes(static_cast<double>(result->bytes_sent)).c_str(),
+        static_cast<unsigned long long>(result->packs_written),
+        static_cast<unsigned long long>(result->chunks_present),
+        result->packs_recovered == 0
+            ? ""
+            : fmt::format(", {} packs of an interrupted copy reused", result->packs_recovered)
+                  .c_str(),
+        secs, HumanBytes(secs > 0 ? static_cast<double>(result->bytes_sent) / secs : 0).c_str());
+  }
+  return 0;
+}
+
 void AddRepo(CLI::App* cmd, std::string& repo) {
   cmd->add_option("--repo", repo, "Repository directory (created by the first backup)")->required();
 }
@@ -443,6 +535,9 @@ void RegisterBackupCommands(CLI::App& app, Runners& runners) {
   r->add_option("--path", restore.paths,
                 "Restore only this stored path and what is below it (e.g. src/logs); repeatable");
   r->add_option("--plan", restore.plan, "With --point latest: the newest point of this plan");
+  r->add_option("--fallback-repo", restore.fallback_repo,
+                "Restore from this repository (e.g. the secondary region's copy) when --repo is "
+                "unreachable or missing; says so on stderr");
   r->add_option("--threads", restore.threads, "Worker threads (0: one per core)")
       ->capture_default_str();
   r->add_flag("--json", restore.json, "Print the result as JSON");
@@ -482,6 +577,26 @@ void RegisterBackupCommands(CLI::App& app, Runners& runners) {
   pr->add_flag("--dry-run", prune.dry_run, "Only list the points that would be removed");
   pr->add_flag("--json", prune.json, "Print the result as JSON");
   runners.push_back({pr, [] { return RunPrune(prune); }});
+
+  static CopyFlags copy;
+  auto* cp = app.add_subcommand(
+      "copy",
+      "Copy recovery points to a second repository (e.g. another region), sending only the "
+      "chunks it lacks; every chunk is verified on the way. The destination is created as a "
+      "mirror (same chunking, hash and keys) when empty. An interrupted copy resumes where it "
+      "stopped.");
+  cp->add_option("--from", copy.from, "Source repository (directory or s3://bucket/prefix)")
+      ->required();
+  cp->add_option("--to", copy.to, "Destination repository (directory or s3://bucket/prefix)")
+      ->required();
+  cp->add_option("--point", copy.points,
+                 "Point id (or unique prefix, or 'latest'); repeatable. Default: every point "
+                 "the destination lacks");
+  cp->add_option("--plan", copy.plan, "Only this plan's points ('latest' is its newest)");
+  cp->add_option("--threads", copy.threads, "Reader threads (0: one per core)")
+      ->capture_default_str();
+  cp->add_flag("--json", copy.json, "Print the result as JSON");
+  runners.push_back({cp, [] { return RunCopy(copy); }});
 }
 
 }  // namespace streamgate::app

@@ -160,15 +160,18 @@ struct VerifyResult {
 
 // Copies recovery points to a second repository (another region), sending only the chunks the
 // destination lacks. Both repositories must share chunker, hash and keys (a destination made by
-// Repository::CreateMirror does), so stored chunks move as they are and deduplication holds
-// across them. Order of durability as in a backup: packs, index, manifests, catalog; a killed
-// copy leaves packs the next copy indexes from their trailers and does not send again.
+// Repository::OpenOrCreateMirror does), so stored chunks move as they are and deduplication holds
+// across them. Every chunk sent is verified first (decrypted, decompressed, hashed): a damaged
+// source chunk fails the copy with kCorrupted before any point is added. Order of durability as
+// in a backup: packs, index, manifests, catalog; a killed copy leaves packs the next copy indexes
+// from their trailers and does not send again. Copied points keep their ids, plans, times and
+// parents; they are added oldest first.
 struct CopyRequest {
   // Point ids (unique prefixes or "latest"); empty: every point the destination lacks.
   std::vector<std::string> points;
   std::string plan;  // only points of this plan ("latest" is this plan's newest) when set
   unsigned threads = 0;
-  ProgressFn progress;  // bytes_* count stored chunk bytes to send
+  ProgressFn progress;  // bytes_* count stored chunk bytes to send, files_* chunks
   // Test hook for crash tests, as BackupRequest::crash_hook: "pack" (n packs written), "index",
   // "manifest" (n manifests written).
   std::function<void(std::string_view stage, std::uint64_t n)> crash_hook;
@@ -205,8 +208,10 @@ class Repository {
                                                                 const Clock& clock);
   [[nodiscard]] static Result<bool> Exists(const BlobStore& store);
   // Opens the repository in `store` as a mirror of `source` (same chunker, hash and keys, so
-  // chunks copy as stored), creating it with `source`'s parameters when the store is empty.
-  // kFailedPrecondition when `store` holds a repository with other parameters.
+  // chunks copy as stored), creating it with `source`'s parameters when the store is empty: its
+  // own repository id, the source's wrapped keys (the same passphrase opens it with Open).
+  // kFailedPrecondition, naming what differs, when `store` holds a repository with other
+  // parameters; kInvalidArgument when it is `source` itself.
   [[nodiscard]] static Result<std::unique_ptr<Repository>> OpenOrCreateMirror(
       std::shared_ptr<BlobStore> store, const Repository& source, const Clock& clock);
 
