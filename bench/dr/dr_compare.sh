@@ -8,13 +8,19 @@
 # to each peer.
 #
 #   bench/dr/dr_compare.sh [--size 500M] [--seed 1] [--rounds N] [--streamgate PATH]
-#                          [--tools streamgate,restic,borg] [--data DIR]
+#                          [--tools streamgate,restic,borg] [--data DIR] [--s3]
 #
 #   --size      data set size (default 500M; 50M makes a quick run)
 #   --rounds    repeats of each tool's whole sequence (default 1 at >=200M, else 3); medians
 #   --streamgate PATH   binary to use (default build/release/bin/streamgate, built if missing)
 #   --tools     subset to run, comma-separated (default all)
 #   --data DIR  use an existing pristine tree made by generate_data.py (not modified)
+#   --s3        repositories in S3 instead of local directories (issue 6): a local OpenStack
+#               Swift (s3api; tests/support/swift_server.py, Debian's swift packages) behind
+#               HAProxy terminating TLS, one bucket per tool and round; StreamGate through its
+#               S3 store (AWS_* variables), restic through its s3 backend. Borg has no S3 backend
+#               and is skipped. TLS because restic's S3 client sends aws-chunked uploads over
+#               plain HTTP, which Swift refuses; both tools take the same path.
 #
 # Installs restic, borgbackup and GNU time from Debian when missing. Works in a temp dir under
 # $TMPDIR (or /tmp) and removes it at the end. The page cache is not dropped (that needs root):
@@ -30,6 +36,7 @@ rounds=""
 bin=""
 tools="streamgate,restic,borg"
 data=""
+s3=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --size) size="$2"; shift 2 ;;
@@ -38,6 +45,7 @@ while [[ $# -gt 0 ]]; do
     --streamgate) bin="$2"; shift 2 ;;
     --tools) tools="$2"; shift 2 ;;
     --data) data="$2"; shift 2 ;;
+    --s3) s3=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$self" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -47,6 +55,7 @@ size_bytes=$(python3 -B -c 'import sys; sys.path.insert(0, "bench/dr"); import g
 if [[ -z $rounds ]]; then
   rounds=1; ((size_bytes < 200 * 1024 * 1024)) && rounds=3
 fi
+((s3)) && tools="${tools//borg/}"  # no S3 backend
 want() { [[ ",$tools," == *",$1,"* ]]; }
 log() { echo "[dr_compare +${SECONDS}s] $*" >&2; }
 
@@ -55,6 +64,7 @@ log() { echo "[dr_compare +${SECONDS}s] $*" >&2; }
 source bench/lib.sh
 log "checking restic, borgbackup and time are installed"
 bench_install restic borgbackup time
+((s3)) && bench_install swift swift-proxy swift-account swift-container swift-object python3-swift haproxy openssl
 
 # --- StreamGate --------------------------------------------------------------------------------
 sg_variants=()
@@ -92,8 +102,48 @@ if ((${#runs[@]} == 0)); then echo "nothing to run" >&2; exit 1; fi
 
 # --- data --------------------------------------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/dr_compare.XXXXXX")
-cleanup() { rm -rf "$work"; }
+swift_pid=""; haproxy_pid=""
+cleanup() {
+  [[ -n $haproxy_pid ]] && kill "$haproxy_pid" 2>/dev/null
+  [[ -n $swift_pid ]] && kill "$swift_pid" 2>/dev/null && wait "$swift_pid" 2>/dev/null
+  rm -rf "$work"
+}
 trap cleanup EXIT
+
+# --- S3: Swift behind HAProxy's TLS ------------------------------------------------------------
+if ((s3)); then
+  log "starting Swift (s3api) and HAProxy TLS in front of it"
+  mkdir -p "$work/swift"
+  /usr/bin/python3 tests/support/swift_server.py "$work/swift/srv" >"$work/swift/ready" 2>"$work/swift/log" &
+  swift_pid=$!
+  for _ in $(seq 120); do grep -q '^READY' "$work/swift/ready" && break; sleep 0.5; done
+  swift_port=$(awk '/^READY/ { print $2 }' "$work/swift/ready")
+  [[ -n $swift_port ]] || { echo "dr_compare: Swift did not start:" >&2; tail -20 "$work/swift/log" >&2; exit 1; }
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext "subjectAltName=IP:127.0.0.1" -keyout "$work/swift/key.pem" -out "$work/swift/ca.pem" 2>/dev/null
+  cat "$work/swift/ca.pem" "$work/swift/key.pem" >"$work/swift/combined.pem"
+  tls_port=$(free_port)
+  cat >"$work/swift/haproxy.cfg" <<CFG
+global
+  maxconn 1000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 600s
+  timeout server 600s
+frontend s3tls
+  bind 127.0.0.1:$tls_port ssl crt $work/swift/combined.pem
+  default_backend swift
+backend swift
+  server swift 127.0.0.1:$swift_port
+CFG
+  haproxy -f "$work/swift/haproxy.cfg" -db >"$work/swift/haproxy.log" 2>&1 &
+  haproxy_pid=$!
+  export AWS_ENDPOINT_URL="https://127.0.0.1:$tls_port" AWS_CA_BUNDLE="$work/swift/ca.pem"
+  export AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+  # Swift's object files for the repository size (du before and after each tool's sequence).
+  swift_objects() { du -sb "$work/swift/srv" | cut -f1; }
+fi
 
 if [[ -n $data ]]; then
   pristine=$(cd "$data" && pwd)
@@ -122,6 +172,8 @@ export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
 export BORG_DISPLAY_PASSPHRASE=no
 
 secs=0; rss=0
+restic_tls=()
+((s3)) && restic_tls=(--cacert "$AWS_CA_BUNDLE")
 # timed NAME CMD...: runs CMD under GNU time, output to $run/NAME.log; sets secs and rss (KiB).
 timed() {
   local name=$1; shift
@@ -141,8 +193,8 @@ tool_full() {
       STREAMGATE_REPO_PASSWORD=dr-bench-password \
         timed full "$bin" backup --repo "$repo" --source "$src" --strategy full --json --encrypt ;;
     restic)
-      restic -r "$repo" init --repository-version 2 >"$run/init.log" 2>&1
-      timed full restic -r "$repo" backup --compression auto "$src" ;;
+      restic "${restic_tls[@]}" -r "$repo" init --repository-version 2 >"$run/init.log" 2>&1
+      timed full restic "${restic_tls[@]}" -r "$repo" backup --compression auto "$src" ;;
     borg)
       borg init --encryption repokey-blake2 "$repo" >"$run/init.log" 2>&1
       timed full borg create --compression zstd,3 "$repo::full" "$src" ;;
@@ -154,7 +206,7 @@ tool_incr() {
     streamgate-enc)
       STREAMGATE_REPO_PASSWORD=dr-bench-password \
         timed incr "$bin" backup --repo "$repo" --source "$src" --strategy incremental --json ;;
-    restic) timed incr restic -r "$repo" backup --compression auto "$src" ;;
+    restic) timed incr restic "${restic_tls[@]}" -r "$repo" backup --compression auto "$src" ;;
     borg) timed incr borg create --compression zstd,3 "$repo::incr" "$src" ;;
   esac
 }
@@ -164,7 +216,7 @@ tool_restore() {
     streamgate-enc)
       STREAMGATE_REPO_PASSWORD=dr-bench-password \
         timed restore "$bin" restore --repo "$repo" --point latest --target "$restore" ;;
-    restic) timed restore restic -r "$repo" restore latest --target "$restore" ;;
+    restic) timed restore restic "${restic_tls[@]}" -r "$repo" restore latest --target "$restore" ;;
     borg) timed restore bash -c 'cd "$1" && exec borg extract "$2::incr"' _ "$restore" "$repo" ;;
   esac
 }
@@ -176,6 +228,11 @@ run_one() {
   run="$work/run-$tool"
   rm -rf "$run"; mkdir -p "$run"
   src="$run/src"; repo="$run/repo"; restore="$run/restore"
+  local objects_before=0
+  if ((s3)); then
+    objects_before=$(swift_objects)
+    if [[ $tool == restic ]]; then repo="s3:$AWS_ENDPOINT_URL/restic-r$round"; else repo="s3://$tool-r$round"; fi
+  fi
   export RESTIC_CACHE_DIR="$run/restic-cache" BORG_BASE_DIR="$run/borg-home"
   cp -a "$pristine" "$src"
   local peak=0
@@ -191,7 +248,7 @@ run_one() {
   log "round $round/$rounds $tool: restore"
   tool_restore; record restore "$secs"; ((rss > peak)) && peak=$rss
   record rss "$peak"
-  record repo "$(du -sb "$repo" | cut -f1)"
+  if ((s3)); then record repo "$(($(swift_objects) - objects_before))"; else record repo "$(du -sb "$repo" | cut -f1)"; fi
 
   log "round $round/$rounds $tool: verifying the restore"
   # restic and borg restore the absolute source path under the target; StreamGate may restore
@@ -229,13 +286,14 @@ for tool in "${runs[@]}"; do
   for m in full incr restore repo rss; do med[$tool.$m]=$(printf '%s' "${vals[$tool $m]}" | median); done
 done
 
-echo "dr_compare: $size data set, seed $seed, $rounds round(s)$( ((rounds > 1)) && echo ", medians"); nproc $(nproc); each tool at its default thread count"
+echo "dr_compare: $size data set$( ((s3)) && echo ", repositories in S3 (local Swift s3api behind HAProxy TLS)"), seed $seed, $rounds round(s)$( ((rounds > 1)) && echo ", medians"); nproc $(nproc); each tool at its default thread count"
 echo "$data_note"
 echo "$mutate_note"
 echo "page cache: not dropped (no root assumed); every tool runs warm the same way: fresh cp -a of the pristine tree, sync before each timed step"
-echo "restic $(restic version | awk '{print $2}'): repo v2, --compression auto (zstd), encryption always on (AES-256 + Poly1305)"
-echo "borg $(borg --version | awk '{print $2}'): --encryption repokey-blake2 (AES-256 + BLAKE2b), -C zstd,3"
+want restic && echo "restic $(restic version | awk '{print $2}'): repo v2, --compression auto (zstd), encryption always on (AES-256 + Poly1305)$( ((s3)) && echo ", s3 backend over https")"
+want borg && echo "borg $(borg --version | awk '{print $2}'): --encryption repokey-blake2 (AES-256 + BLAKE2b), -C zstd,3"
 [[ -n $sg_note ]] && echo "$sg_note"
+((s3)) && echo "repo size in S3: growth of Swift's object directory over the tool's sequence (includes Swift's container databases)"
 echo "restores verified against a SHA-256 manifest of the source (content, size, mode, mtime, symlinks, empty dirs)"
 printf '\n%-15s %9s %9s %10s %9s %12s\n' tool "full s" "incr s" "restore s" "repo MiB" "peak RSS MiB"
 for tool in "${runs[@]}"; do

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <stdexcept>
 
 namespace streamgate::scaling {
@@ -15,6 +16,30 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::size_t kTestResultsKept = 20;
+// After a failed copy to the secondary, ShouldCopy waits this long (or the plan's interval, if
+// shorter) before it asks for another one.
+constexpr std::chrono::seconds kCopyRetryDelay{60};
+
+// Two repository locations that name the same place: URLs compared as written (without a
+// trailing '/'), directories after resolving them (symlinks, "..", relative paths).
+bool SameLocation(const std::string& a, const std::string& b) {
+  auto trimmed = [](std::string text) {
+    while (text.size() > 1 && text.back() == '/') text.pop_back();
+    return text;
+  };
+  const bool a_url = a.find("://") != std::string::npos;
+  const bool b_url = b.find("://") != std::string::npos;
+  if (a_url || b_url) return a_url == b_url && trimmed(a) == trimmed(b);
+  auto resolved = [](const std::string& path) {
+    std::error_code ec;
+    fs::path full = fs::weakly_canonical(path, ec);
+    if (ec) full = fs::absolute(path, ec).lexically_normal();
+    return fs::path(full.string().size() > 1 && full.string().back() == '/'
+                        ? full.string().substr(0, full.string().size() - 1)
+                        : full.string());
+  };
+  return resolved(a) == resolved(b);
+}
 
 // SHA-256 of a file, hex; streamed so artifacts of any size hash in bounded memory.
 Result<std::string> Sha256File(const fs::path& path) {
@@ -65,11 +90,61 @@ Result<BackupStrategy> ParseBackupStrategy(std::string_view text) {
                          "' (expected full, incremental or differential)");
 }
 
+std::string_view ToString(RepositoryRole role) {
+  return role == RepositoryRole::kSecondary ? "secondary" : "primary";
+}
+
+Result<RepositoryRole> ParseRepositoryRole(std::string_view text) {
+  if (text == "primary") return RepositoryRole::kPrimary;
+  if (text == "secondary") return RepositoryRole::kSecondary;
+  return InvalidArgument("unknown region '" + std::string(text) +
+                         "' (expected primary or secondary)");
+}
+
+std::string_view ToString(RecoverySource source) {
+  switch (source) {
+    case RecoverySource::kAuto:
+      return "auto";
+    case RecoverySource::kPrimary:
+      return "primary";
+    case RecoverySource::kSecondary:
+      return "secondary";
+  }
+  return "auto";
+}
+
+Result<RecoverySource> ParseRecoverySource(std::string_view text) {
+  if (text == "auto") return RecoverySource::kAuto;
+  if (text == "primary") return RecoverySource::kPrimary;
+  if (text == "secondary") return RecoverySource::kSecondary;
+  return InvalidArgument("unknown recovery source '" + std::string(text) +
+                         "' (expected auto, primary or secondary)");
+}
+
+bool IsRepositoryOutage(const Error& error) {
+  switch (error.code()) {
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kTimeout:
+    case ErrorCode::kIo:
+    case ErrorCode::kNotFound:
+      return true;
+    default:
+      return false;
+  }
+}
+
 struct DisasterRecoveryManager::PlanState {
   DisasterRecoveryPlan plan;
   std::vector<RecoveryPoint> points;  // oldest first
   std::vector<RecoveryTestResult> tests;
   bool backup_running = false;
+  // Copies to the secondary, one at a time. Taken before mu_, never while holding it.
+  std::mutex copy_mu;
+  std::optional<CopyReport> last_copy;  // the last successful one
+  std::optional<WallTime> last_copy_attempt;
+  std::string last_copy_error;
+  std::uint64_t copies_succeeded = 0;
+  std::uint64_t copies_failed = 0;
 };
 
 DisasterRecoveryManager::DisasterRecoveryManager(std::size_t max_recovery_points)
@@ -149,20 +224,76 @@ Status DisasterRecoveryManager::CreatePlan(DisasterRecoveryPlan plan) {
   if (plan.retention_days < 1) {
     return InvalidArgument("plan '" + plan.id + "': retention_days must be at least 1");
   }
+  const bool has_secondary = !plan.secondary_repository.empty();
+  if (has_secondary) {
+    if (SameLocation(plan.secondary_repository, plan.repository)) {
+      return InvalidArgument("plan '" + plan.id +
+                             "': secondary_repository must differ from repository");
+    }
+    if (plan.secondary_region.empty()) {
+      return InvalidArgument("plan '" + plan.id +
+                             "': secondary_repository needs a secondary_region");
+    }
+  }
   if (plan.name.empty()) plan.name = plan.id;
   {
     std::lock_guard lock(mu_);
     if (plans_.contains(plan.id)) return AlreadyExists("plan '" + plan.id + "' already exists");
   }
-  // Points a previous run left in the repository belong to the plan again.
-  auto existing = engine_->ListPoints(plan);
+  // Points a previous run left in the repositories belong to the plan again. An unreachable
+  // primary does not stop a plan with a secondary: the secondary's points are what restores need.
+  std::optional<std::vector<BackupEngine::BackupOutcome>> secondary;
+  if (has_secondary) {
+    auto listed = engine_->ListPoints(plan, RepositoryRole::kSecondary);
+    if (listed) {
+      secondary = std::move(*listed);
+    } else if (IsRepositoryOutage(listed.error())) {
+      spdlog::warn("plan '{}': cannot read the secondary repository '{}' ({}); copies will retry",
+                   plan.id, plan.secondary_repository, listed.error().ToString());
+    } else {
+      return MakeError(listed.error().code(),
+                       "plan '" + plan.id + "': reading secondary repository '" +
+                           plan.secondary_repository + "': " + listed.error().message());
+    }
+  }
+  auto existing = engine_->ListPoints(plan, RepositoryRole::kPrimary);
   if (!existing) {
-    return MakeError(existing.error().code(), "plan '" + plan.id + "': reading repository '" +
-                                                  plan.repository +
-                                                  "': " + existing.error().message());
+    if (!secondary || !IsRepositoryOutage(existing.error())) {
+      return MakeError(existing.error().code(), "plan '" + plan.id + "': reading repository '" +
+                                                    plan.repository +
+                                                    "': " + existing.error().message());
+    }
+    spdlog::warn(
+        "plan '{}': cannot read the primary repository '{}' ({}); using the {} points "
+        "of the secondary repository '{}'",
+        plan.id, plan.repository, existing.error().ToString(), secondary->size(),
+        plan.secondary_repository);
+    existing = std::vector<BackupEngine::BackupOutcome>{};
   }
   auto state = std::make_unique<PlanState>();
-  for (const auto& outcome : *existing) state->points.push_back(ToPoint(plan, outcome));
+  std::set<std::string> in_secondary;
+  if (secondary) {
+    for (const auto& outcome : *secondary) in_secondary.insert(outcome.point_id);
+  }
+  std::set<std::string> in_primary;
+  for (const auto& outcome : *existing) {
+    RecoveryPoint point = ToPoint(plan, outcome);
+    point.in_secondary = in_secondary.contains(point.id);
+    in_primary.insert(point.id);
+    state->points.push_back(std::move(point));
+  }
+  if (secondary) {
+    for (const auto& outcome : *secondary) {
+      if (in_primary.contains(outcome.point_id)) continue;
+      RecoveryPoint point = ToPoint(plan, outcome);
+      point.location = plan.secondary_repository;
+      point.in_primary = false;
+      point.in_secondary = true;
+      state->points.push_back(std::move(point));
+    }
+    std::stable_sort(state->points.begin(), state->points.end(),
+                     [](const auto& a, const auto& b) { return a.created_at < b.created_at; });
+  }
   state->plan = std::move(plan);
   std::lock_guard lock(mu_);
   const std::string id = state->plan.id;
@@ -216,8 +347,9 @@ Result<RecoveryPoint> DisasterRecoveryManager::CreateRecoveryPoint(std::string_v
   lock.unlock();
   auto outcome = engine_->Backup(plan);
   lock.lock();
-  state.backup_running = false;  // plans are never removed, so `state` is still valid
+  // Plans are never removed, so `state` is still valid.
   if (!outcome) {
+    state.backup_running = false;
     ++backups_failed_;
     spdlog::error("backup of plan '{}' failed: {}", plan.id, outcome.error().ToString());
     return std::unexpected(outcome.error());
@@ -228,7 +360,98 @@ Result<RecoveryPoint> DisasterRecoveryManager::CreateRecoveryPoint(std::string_v
   spdlog::info("plan '{}': recovery point {} ({} files, {} bytes, {} stored)", plan.id, point.id,
                point.file_count, point.logical_size, point.stored_size);
   ApplyRetention(lock);
+  if (!plan.secondary_repository.empty()) {
+    // Still marked as backing up, so the scheduler does not start another backup meanwhile.
+    lock.unlock();
+    (void)RunCopy(state, plan);  // a failure is recorded and logged; the backup stands
+    lock.lock();
+    for (const RecoveryPoint& p : state.points) {
+      if (p.id == point.id) point = p;
+    }
+  }
+  state.backup_running = false;
   return point;
+}
+
+Result<CopyReport> DisasterRecoveryManager::RunCopy(PlanState& state,
+                                                    const DisasterRecoveryPlan& plan) {
+  std::lock_guard copy_lock(state.copy_mu);
+  auto report = engine_->CopyToSecondary(plan);
+  // The secondary's catalog says which points are there now (a copy that failed midway may
+  // still have completed some).
+  auto listed = engine_->ListPoints(plan, RepositoryRole::kSecondary);
+  std::lock_guard lock(mu_);
+  const WallTime now = clock_.WallNow();
+  state.last_copy_attempt = now;
+  std::set<std::string> present;
+  if (listed) {
+    for (const auto& outcome : *listed) present.insert(outcome.point_id);
+  } else if (report) {
+    present.insert(report->points_copied.begin(), report->points_copied.end());
+  }
+  for (RecoveryPoint& point : state.points) {
+    if (point.status == "external") continue;
+    if (listed) {
+      point.in_secondary = present.contains(point.id);
+    } else if (present.contains(point.id)) {
+      point.in_secondary = true;
+    }
+  }
+  if (!report) {
+    ++copies_failed_;
+    ++state.copies_failed;
+    state.last_copy_error = report.error().ToString();
+    spdlog::warn("plan '{}': copy to the secondary repository '{}' failed: {}", plan.id,
+                 plan.secondary_repository, state.last_copy_error);
+    return std::unexpected(report.error());
+  }
+  report->plan_id = plan.id;
+  report->finished_at = now;
+  ++copies_succeeded_;
+  ++state.copies_succeeded;
+  state.last_copy = *report;
+  state.last_copy_error.clear();
+  spdlog::info(
+      "plan '{}': copied {} points to the secondary ({}): {} chunks ({} bytes) sent, {} "
+      "already there, {} ms",
+      plan.id, report->points_copied.size(), plan.secondary_region, report->chunks_sent,
+      report->bytes_sent, report->chunks_present, report->duration.count());
+  return report;
+}
+
+Result<CopyReport> DisasterRecoveryManager::CopyToSecondary(std::string_view plan_id) {
+  std::unique_lock lock(mu_);
+  auto it = plans_.find(std::string(plan_id));
+  if (it == plans_.end()) return NotFound("plan '" + std::string(plan_id) + "' not found");
+  PlanState& state = *it->second;
+  const DisasterRecoveryPlan plan = state.plan;
+  lock.unlock();
+  if (plan.secondary_repository.empty()) {
+    return FailedPrecondition("plan '" + plan.id + "' has no secondary_repository");
+  }
+  return RunCopy(state, plan);
+}
+
+bool DisasterRecoveryManager::ShouldCopy(std::string_view plan_id) const {
+  std::lock_guard lock(mu_);
+  const PlanState* state = FindPlan(plan_id);
+  if (state == nullptr || !state->plan.active || state->backup_running ||
+      state->plan.secondary_repository.empty()) {
+    return false;
+  }
+  const RecoveryPoint* newest = nullptr;
+  for (const RecoveryPoint& point : state->points) {
+    if (point.status != "external" && point.in_primary) newest = &point;
+  }
+  if (newest == nullptr || newest->in_secondary) return false;
+  if (!state->last_copy_attempt) return true;  // points from before a restart
+  if (!state->last_copy_error.empty()) {
+    const auto delay = std::min<std::chrono::seconds>(kCopyRetryDelay, state->plan.backup_interval);
+    return clock_.WallNow() - *state->last_copy_attempt >= delay;
+  }
+  // A copy that succeeded after this point was made and still did not bring it over is not
+  // retried on every tick; the next backup's copy tries again.
+  return *state->last_copy_attempt < newest->created_at;
 }
 
 Result<RecoveryPoint> DisasterRecoveryManager::CreateRecoveryPoint(std::string_view plan_id,
@@ -296,10 +519,33 @@ Status DisasterRecoveryManager::DeleteRecoveryPoint(std::string_view point_id) {
   if (point == nullptr) return NotFound("recovery point '" + std::string(point_id) + "' not found");
   const DisasterRecoveryPlan plan = owner->plan;
   const bool external = point->status == "external";
+  const bool in_primary = point->in_primary;
+  const bool in_secondary = point->in_secondary && !plan.secondary_repository.empty();
   const std::string id = point->id;
   lock.unlock();
-  if (!external) {
-    if (Status deleted = engine_->DeletePoints(plan, {id}); !deleted) return deleted;
+  auto update = [&](auto&& change) {
+    std::lock_guard relock(mu_);
+    auto it = plans_.find(plan.id);
+    if (it == plans_.end()) return;
+    for (RecoveryPoint& p : it->second->points) {
+      if (p.id == id) change(p);
+    }
+  };
+  if (!external && in_primary) {
+    if (Status deleted = engine_->DeletePoints(plan, RepositoryRole::kPrimary, {id}); !deleted) {
+      return deleted;
+    }
+    // Deleted there: a failure in the secondary below leaves a point that is only there.
+    update([](RecoveryPoint& p) { p.in_primary = false; });
+  }
+  if (!external && in_secondary) {
+    if (Status deleted = engine_->DeletePoints(plan, RepositoryRole::kSecondary, {id}); !deleted) {
+      return MakeError(deleted.error().code(),
+                       "recovery point " + id +
+                           " was deleted from the primary repository but not "
+                           "from the secondary: " +
+                           deleted.error().message());
+    }
   }
   lock.lock();
   auto it = plans_.find(plan.id);
@@ -341,29 +587,55 @@ void DisasterRecoveryManager::ApplyRetention(std::unique_lock<std::mutex>& lock)
   }
   if (doomed.empty()) return;
 
-  std::vector<std::pair<DisasterRecoveryPlan, std::vector<std::string>>> to_delete;
+  struct Deletion {
+    PlanState* state;  // plans are never removed
+    DisasterRecoveryPlan plan;
+    RepositoryRole role;
+    std::vector<std::string> ids;
+  };
+  std::vector<Deletion> to_delete;
   for (auto& [plan_id, ids] : doomed) {
     PlanState& state = *plans_.at(plan_id);
-    std::vector<std::string> repository_points;
+    std::vector<std::string> primary_points;
+    std::vector<std::string> secondary_points;
     for (const std::string& id : ids) {
       auto it = std::find_if(state.points.begin(), state.points.end(),
                              [&](const RecoveryPoint& p) { return p.id == id; });
       if (it == state.points.end()) continue;
-      if (it->status != "external") repository_points.push_back(id);
+      if (it->status != "external") {
+        if (it->in_primary) primary_points.push_back(id);
+        if (it->in_secondary && !state.plan.secondary_repository.empty()) {
+          secondary_points.push_back(id);
+        }
+      }
       state.points.erase(it);
       ++retention_deleted_;
     }
-    if (!repository_points.empty())
-      to_delete.emplace_back(state.plan, std::move(repository_points));
+    if (!primary_points.empty()) {
+      to_delete.push_back(
+          {&state, state.plan, RepositoryRole::kPrimary, std::move(primary_points)});
+    }
+    if (!secondary_points.empty()) {
+      to_delete.push_back(
+          {&state, state.plan, RepositoryRole::kSecondary, std::move(secondary_points)});
+    }
   }
   lock.unlock();
-  for (const auto& [plan, ids] : to_delete) {
-    if (Status deleted = engine_->DeletePoints(plan, ids); !deleted) {
+  for (const Deletion& deletion : to_delete) {
+    const std::string_view where = ToString(deletion.role);
+    // Not while a copy writes into the secondary (both take its repository lock).
+    std::unique_lock<std::mutex> copy_lock;
+    if (deletion.role == RepositoryRole::kSecondary) {
+      copy_lock = std::unique_lock(deletion.state->copy_mu);
+    }
+    if (Status deleted = engine_->DeletePoints(deletion.plan, deletion.role, deletion.ids);
+        !deleted) {
       // The points are out of the manager; the repository keeps them until the next prune.
-      spdlog::warn("plan '{}': retention could not delete {} points: {}", plan.id, ids.size(),
-                   deleted.error().ToString());
+      spdlog::warn("plan '{}': retention could not delete {} points from the {} repository: {}",
+                   deletion.plan.id, deletion.ids.size(), where, deleted.error().ToString());
     } else {
-      spdlog::info("plan '{}': retention deleted {} recovery points", plan.id, ids.size());
+      spdlog::info("plan '{}': retention deleted {} recovery points from the {} repository",
+                   deletion.plan.id, deletion.ids.size(), where);
     }
   }
   lock.lock();
@@ -371,6 +643,12 @@ void DisasterRecoveryManager::ApplyRetention(std::unique_lock<std::mutex>& lock)
 
 Result<RestoreReport> DisasterRecoveryManager::InitiateRecovery(std::string_view point_id,
                                                                 std::string_view target) {
+  return InitiateRecovery(point_id, target, RecoverySource::kAuto);
+}
+
+Result<RestoreReport> DisasterRecoveryManager::InitiateRecovery(std::string_view point_id,
+                                                                std::string_view target,
+                                                                RecoverySource source) {
   if (target.empty()) return InvalidArgument("a restore target directory is required");
   std::unique_lock lock(mu_);
   const PlanState* owner = nullptr;
@@ -379,41 +657,97 @@ Result<RestoreReport> DisasterRecoveryManager::InitiateRecovery(std::string_view
   const RecoveryPoint point = *found;
   const DisasterRecoveryPlan plan = owner->plan;
   lock.unlock();
+  const bool has_secondary = !plan.secondary_repository.empty();
   const MonoTime start = clock_.Now();
   if (point.status == "external") {
+    if (source == RecoverySource::kSecondary) {
+      return FailedPrecondition("recovery point " + point.id +
+                                " is an external artifact: it has no secondary copy");
+    }
     std::error_code ec;
     const fs::path destination =
         fs::path(std::string(target)) / fs::path(point.location).filename();
     fs::create_directories(std::string(target), ec);
     if (!ec) fs::copy_file(point.location, destination, fs::copy_options::overwrite_existing, ec);
     if (ec) return MakeError(ErrorCode::kIo, "restoring " + point.location + ": " + ec.message());
-    RestoreReport report{point.id, std::string(target), 1, point.logical_size, {}};
+    RestoreReport report;
+    report.point_id = point.id;
+    report.target = std::string(target);
+    report.files = 1;
+    report.bytes = point.logical_size;
+    report.region = plan.primary_region;
     report.duration = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - start);
     return report;
   }
-  auto report = engine_->Restore(plan, point.id, std::string(target));
+  if (source == RecoverySource::kSecondary && !has_secondary) {
+    return FailedPrecondition("plan '" + plan.id + "' has no secondary_repository");
+  }
+  auto restore_from = [&](RepositoryRole role) -> Result<RestoreReport> {
+    auto report = engine_->Restore(plan, role, point.id, std::string(target));
+    if (!report) return report;
+    report->read_from = role;
+    report->region = role == RepositoryRole::kPrimary ? plan.primary_region : plan.secondary_region;
+    return report;
+  };
+  Result<RestoreReport> report = NotFound("unreachable");
+  if (source == RecoverySource::kPrimary) {
+    report = restore_from(RepositoryRole::kPrimary);
+  } else if (source == RecoverySource::kSecondary) {
+    report = restore_from(RepositoryRole::kSecondary);
+  } else if (!point.in_primary && has_secondary) {
+    report = restore_from(RepositoryRole::kSecondary);
+    if (report) report->fallback_reason = "the primary repository does not hold this point";
+  } else {
+    report = restore_from(RepositoryRole::kPrimary);
+    if (!report && has_secondary && IsRepositoryOutage(report.error())) {
+      const std::string reason = "primary repository unreachable: " + report.error().ToString();
+      spdlog::warn("restore of recovery point {}: {}; reading the secondary repository '{}' ({})",
+                   point.id, reason, plan.secondary_repository, plan.secondary_region);
+      auto secondary = restore_from(RepositoryRole::kSecondary);
+      if (!secondary) {
+        return MakeError(secondary.error().code(),
+                         "recovery point " + point.id + ": primary: " + report.error().message() +
+                             "; secondary: " + secondary.error().message());
+      }
+      secondary->fallback_reason = reason;
+      report = std::move(secondary);
+    }
+  }
   if (!report) return std::unexpected(report.error());
-  spdlog::info("restored recovery point {} into {} ({} files, {} bytes)", point.id, target,
-               report->files, report->bytes);
+  spdlog::info("restored recovery point {} into {} from the {} repository ({} files, {} bytes)",
+               point.id, target, ToString(report->read_from), report->files, report->bytes);
   return report;
 }
 
 Result<RecoveryTestResult> DisasterRecoveryManager::TestRecovery(std::string_view plan_id) {
+  return TestRecovery(plan_id, RepositoryRole::kPrimary);
+}
+
+Result<RecoveryTestResult> DisasterRecoveryManager::TestRecovery(std::string_view plan_id,
+                                                                 RepositoryRole region) {
   std::unique_lock lock(mu_);
   const PlanState* state = FindPlan(plan_id);
   if (state == nullptr) return NotFound("plan '" + std::string(plan_id) + "' not found");
   const DisasterRecoveryPlan plan = state->plan;
+  if (region == RepositoryRole::kSecondary && plan.secondary_repository.empty()) {
+    return FailedPrecondition("plan '" + plan.id + "' has no secondary_repository");
+  }
   std::optional<RecoveryPoint> newest;
-  if (!state->points.empty()) newest = state->points.back();
+  for (const RecoveryPoint& point : state->points) {
+    if (region == RepositoryRole::kPrimary ? point.in_primary : point.in_secondary) newest = point;
+  }
   lock.unlock();
 
   RecoveryTestResult result;
   result.plan_id = plan.id;
+  result.region = region;
   result.tested_at = clock_.WallNow();
   result.rto = plan.rto;
   result.rpo = plan.rpo;
   if (!newest) {
-    result.message = "no recovery point to test";
+    result.message = region == RepositoryRole::kPrimary
+                         ? "no recovery point to test"
+                         : "no recovery point in the secondary repository to test";
   } else {
     result.point_id = newest->id;
     result.point_age =
@@ -438,12 +772,13 @@ Result<RecoveryTestResult> DisasterRecoveryManager::TestRecovery(std::string_vie
         result.files_verified = 1;
         result.bytes_verified = newest->logical_size;
       }
-    } else if (auto restored = engine_->Restore(plan, newest->id, scratch.string()); !restored) {
+    } else if (auto restored = engine_->Restore(plan, region, newest->id, scratch.string());
+               !restored) {
       result.message = "restore failed: " + restored.error().ToString();
     } else {
       result.restore_time =
           std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - start);
-      auto verified = engine_->Verify(plan, newest->id, scratch.string());
+      auto verified = engine_->Verify(plan, region, newest->id, scratch.string());
       if (!verified) {
         result.message = "verification failed: " + verified.error().ToString();
       } else if (!verified->mismatches.empty()) {
@@ -464,9 +799,10 @@ Result<RecoveryTestResult> DisasterRecoveryManager::TestRecovery(std::string_vie
     }
   }
   if (result.passed) {
-    spdlog::info("recovery test of plan '{}': {}", plan.id, result.message);
+    spdlog::info("recovery test of plan '{}' ({}): {}", plan.id, ToString(region), result.message);
   } else {
-    spdlog::error("recovery test of plan '{}' failed: {}", plan.id, result.message);
+    spdlog::error("recovery test of plan '{}' ({}) failed: {}", plan.id, ToString(region),
+                  result.message);
   }
   lock.lock();
   ++tests_run_;
@@ -527,6 +863,28 @@ RecoveryStats DisasterRecoveryManager::GetRecoveryStats() const {
   stats.points_deleted_by_retention = retention_deleted_;
   stats.tests_run = tests_run_;
   stats.tests_passed = tests_passed_;
+  stats.copies_succeeded = copies_succeeded_;
+  stats.copies_failed = copies_failed_;
+  auto region_of = [&](const PlanState& state, RepositoryRole role) {
+    RecoveryStats::Region region;
+    region.role = role;
+    const bool primary = role == RepositoryRole::kPrimary;
+    region.region = primary ? state.plan.primary_region : state.plan.secondary_region;
+    region.repository = primary ? state.plan.repository : state.plan.secondary_repository;
+    for (const RecoveryPoint& point : state.points) {
+      if (!(primary ? point.in_primary : point.in_secondary)) continue;
+      ++region.points;
+      if (!region.newest_point || point.created_at > *region.newest_point) {
+        region.newest_point = point.created_at;
+      }
+    }
+    if (region.newest_point) {
+      region.newest_point_age =
+          std::chrono::duration_cast<std::chrono::seconds>(now - *region.newest_point);
+      region.rpo_met = *region.newest_point_age <= state.plan.rpo;
+    }
+    return region;
+  };
   for (const auto& [id, state] : plans_) {
     if (state->plan.active) ++stats.active_plans;
     stats.recovery_points += state->points.size();
@@ -540,6 +898,15 @@ RecoveryStats DisasterRecoveryManager::GetRecoveryStats() const {
       per_plan.rpo_met = *per_plan.newest_point_age <= state->plan.rpo;
     }
     if (!state->tests.empty()) per_plan.last_test = state->tests.back();
+    per_plan.primary = region_of(*state, RepositoryRole::kPrimary);
+    if (!state->plan.secondary_repository.empty()) {
+      per_plan.secondary = region_of(*state, RepositoryRole::kSecondary);
+    }
+    per_plan.last_copy = state->last_copy;
+    per_plan.last_copy_attempt = state->last_copy_attempt;
+    per_plan.last_copy_error = state->last_copy_error;
+    per_plan.copies_succeeded = state->copies_succeeded;
+    per_plan.copies_failed = state->copies_failed;
     stats.per_plan.push_back(std::move(per_plan));
   }
   std::sort(stats.per_plan.begin(), stats.per_plan.end(),

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "daemon/daemon.hpp"
+#include "support/fake_backup_engine.hpp"
 #include "support/http_client.hpp"
 #include "support/manual_clock.hpp"
 
@@ -29,72 +30,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-// Backups on the clock's time; thread-safe, since the scheduler thread and the test both call.
-class FakeEngine final : public scaling::BackupEngine {
- public:
-  explicit FakeEngine(const Clock& clock) : clock_(clock) {}
-
-  Result<BackupOutcome> Backup(const scaling::DisasterRecoveryPlan& plan) override {
-    std::lock_guard lock(mu_);
-    ++backups_;
-    if (fail_backup_) return MakeError(ErrorCode::kIo, "disk full");
-    BackupOutcome outcome;
-    outcome.point_id = "p" + std::to_string(backups_);
-    outcome.performed = plan.strategy;
-    outcome.created_at = clock_.WallNow();
-    outcome.logical_bytes = 1000;
-    outcome.stored_bytes = 100;
-    outcome.file_count = 2;
-    stored_[plan.id].push_back(outcome);
-    return outcome;
-  }
-  Result<std::vector<BackupOutcome>> ListPoints(
-      const scaling::DisasterRecoveryPlan& plan) override {
-    std::lock_guard lock(mu_);
-    return stored_[plan.id];
-  }
-  Result<scaling::RestoreReport> Restore(const scaling::DisasterRecoveryPlan&,
-                                         const std::string& point_id,
-                                         const std::string& target) override {
-    std::lock_guard lock(mu_);
-    ++restores_;
-    return scaling::RestoreReport{point_id, target, 2, 1000, 1ms};
-  }
-  Result<VerifyOutcome> Verify(const scaling::DisasterRecoveryPlan&, const std::string&,
-                               const std::string&) override {
-    return VerifyOutcome{2, 1000, {}};
-  }
-  Status DeletePoints(const scaling::DisasterRecoveryPlan& plan,
-                      const std::vector<std::string>& ids) override {
-    std::lock_guard lock(mu_);
-    for (const std::string& id : ids) {
-      std::erase_if(stored_[plan.id], [&](const BackupOutcome& o) { return o.point_id == id; });
-    }
-    return {};
-  }
-
-  int backups() {
-    std::lock_guard lock(mu_);
-    return backups_;
-  }
-  int restores() {
-    std::lock_guard lock(mu_);
-    return restores_;
-  }
-  void set_fail_backup(bool fail) {
-    std::lock_guard lock(mu_);
-    fail_backup_ = fail;
-  }
-
- private:
-  const Clock& clock_;
-  std::mutex mu_;
-  int backups_ = 0;  // attempts, failed ones included
-  int restores_ = 0;
-  bool fail_backup_ = false;
-  std::map<std::string, std::vector<BackupOutcome>> stored_;
-};
+using testing::FakeBackupEngine;
 
 // True once `done` holds, polling in real time for up to 5 s (work runs on the daemon's threads).
 bool WaitFor(const std::function<bool()>& done) {
@@ -181,7 +117,8 @@ class DaemonDisasterRecoveryTest : public ::testing::Test {
 
   TempDir dir_;
   testing::ManualClock clock_;
-  std::shared_ptr<FakeEngine> engine_ = std::make_shared<FakeEngine>(clock_);
+  std::shared_ptr<FakeBackupEngine> engine_ =
+      std::make_shared<FakeBackupEngine>(clock_, /*files_per_point=*/2);
   config::Config config_;
   DaemonDependencies deps_;
   std::unique_ptr<Daemon> daemon_;
@@ -207,7 +144,7 @@ TEST_F(DaemonDisasterRecoveryTest, ADuePlanIsBackedUpAndNotAgainUntilItsInterval
   EXPECT_EQ(engine_->backups(), 2);
   EXPECT_EQ(manager.ListRecoveryPoints("site").size(), 2u);
   EXPECT_EQ(manager.GetRecoveryStats().backups_succeeded, 2u);
-  EXPECT_EQ(engine_->restores(), 0);  // test_interval 0: no recovery tests
+  EXPECT_TRUE(engine_->restores().empty());  // test_interval 0: no recovery tests
 }
 
 TEST_F(DaemonDisasterRecoveryTest, TheRpoDecidesWhenItIsShorterThanTheInterval) {
@@ -238,7 +175,7 @@ TEST_F(DaemonDisasterRecoveryTest, RecoveryTestsRunEveryTestInterval) {
   EXPECT_TRUE(first.passed) << first.message;
   EXPECT_EQ(first.point_id, "p1");
   EXPECT_EQ(first.point_age, std::chrono::seconds(6h));
-  EXPECT_EQ(engine_->restores(), 1);
+  EXPECT_EQ(engine_->restores().size(), 1u);
 
   clock_.Advance(5h);
   LetTheSchedulerRun();
@@ -250,12 +187,12 @@ TEST_F(DaemonDisasterRecoveryTest, RecoveryTestsRunEveryTestInterval) {
 }
 
 TEST_F(DaemonDisasterRecoveryTest, AFailedBackupIsRetriedAfterAMinuteNotEveryTick) {
-  engine_->set_fail_backup(true);
+  engine_->FailBackups(Error(ErrorCode::kIo, "disk full"));
   StartDaemon();
   ASSERT_TRUE(WaitFor([&] { return engine_->backups() == 1; }));
   LetTheSchedulerRun();
   EXPECT_EQ(engine_->backups(), 1);
-  engine_->set_fail_backup(false);
+  engine_->FailBackups(std::nullopt);
   clock_.Advance(59s);
   LetTheSchedulerRun();
   EXPECT_EQ(engine_->backups(), 1);
@@ -299,6 +236,43 @@ TEST_F(DaemonDisasterRecoveryTest, AbsentSectionMeansNoManagerAndNoRoutes) {
   EXPECT_NE(response.body.find("disaster recovery not configured"), std::string::npos)
       << response.body;
   EXPECT_EQ(Admin("GET", "/metrics").body.find("streamgate_dr_"), std::string::npos);
+}
+
+TEST_F(DaemonDisasterRecoveryTest, AFailedCopyToTheSecondaryIsRetriedAfterAMinute) {
+  plan().secondary_region = "eu-west-1";
+  plan().secondary_repository = (dir_.path() / "repo-eu").string();
+  engine_->FailCopies(Error(ErrorCode::kUnavailable, "eu-west-1 unreachable"));
+  StartDaemon();
+  scaling::DisasterRecoveryManager& manager = *daemon_->disaster_recovery();
+  ASSERT_TRUE(WaitFor([&] { return engine_->copies() == 1; }));  // right after the backup
+  LetTheSchedulerRun();
+  EXPECT_EQ(engine_->copies(), 1);
+  EXPECT_EQ(engine_->backups(), 1);  // the backup stands
+  clock_.Advance(59s);
+  LetTheSchedulerRun();
+  EXPECT_EQ(engine_->copies(), 1);
+  clock_.Advance(1s);
+  ASSERT_TRUE(WaitFor([&] { return engine_->copies() == 2; })) << engine_->copies();
+  engine_->FailCopies(std::nullopt);
+  clock_.Advance(60s);
+  ASSERT_TRUE(WaitFor([&] { return engine_->copies() == 3; })) << engine_->copies();
+  ASSERT_TRUE(WaitFor([&] { return manager.ListRecoveryPoints("site").at(0).in_secondary; }));
+  LetTheSchedulerRun();
+  EXPECT_EQ(engine_->copies(), 3);  // copied: nothing more to do
+  const scaling::RecoveryStats stats = manager.GetRecoveryStats();
+  EXPECT_EQ(stats.copies_failed, 2u);
+  EXPECT_EQ(stats.copies_succeeded, 1u);
+  EXPECT_EQ(engine_->point_ids("site", scaling::RepositoryRole::kSecondary),
+            std::vector<std::string>{"p1"});
+}
+
+TEST_F(DaemonDisasterRecoveryTest, ASecondaryEqualToThePrimaryFailsStart) {
+  plan().secondary_region = "eu-west-1";
+  plan().secondary_repository = plan().repository;
+  auto daemon = Daemon::Start(config_, deps_);
+  ASSERT_FALSE(daemon);
+  EXPECT_EQ(daemon.error().message(),
+            "disaster_recovery: plan 'site': secondary_repository must differ from repository");
 }
 
 // The repository engine end to end: a backup and a restore through the admin HTTP port, with the
@@ -369,6 +343,90 @@ TEST(DaemonDisasterRecoveryRealEngineTest, BackupAndRestoreThroughTheAdminApi) {
       (*restarted)->disaster_recovery()->ListRecoveryPoints("site");
   ASSERT_EQ(points.size(), 1u);
   EXPECT_EQ(points[0].id, point["id"]);
+}
+
+// Two real local repositories standing for two regions: a backup through the admin API is
+// copied to the secondary; with the primary directory removed, a restore (source auto) reads the
+// secondary and the files come back byte for byte; a restarted daemon adopts the secondary's
+// points. Needs Repository::OpenOrCreateMirror and CopyTo (src/backup/copy.cpp).
+TEST(DaemonDisasterRecoveryRealEngineTest, RestoresFromTheSecondaryWhenThePrimaryIsGone) {
+  TempDir dir;
+  const fs::path source = dir.path() / "www";
+  std::mt19937_64 random(7);
+  std::string blob(1024 * 1024 + 3, '\0');
+  for (char& c : blob) c = static_cast<char>(random() & 0xff);
+  const std::map<std::string, std::string> files = {
+      {"index.html", "<h1>two regions</h1>\n"},
+      {"media/blob.bin", blob},
+  };
+  for (const auto& [name, content] : files) WriteFile(source / name, content);
+
+  config::Config config;
+  config.admin.listen = {"127.0.0.1", 0};
+  config::DisasterRecoveryConfig dr;
+  config::DisasterRecoveryPlanConfig entry;
+  entry.plan.id = "site";
+  entry.plan.sources = {source.string()};
+  entry.plan.repository = (dir.path() / "us-east-1").string();
+  entry.plan.primary_region = "us-east-1";
+  entry.plan.secondary_region = "eu-west-1";
+  entry.plan.secondary_repository = (dir.path() / "eu-west-1").string();
+  entry.plan.active = false;  // backed up by the API call only
+  dr.plans.push_back(entry);
+  dr.scratch_directory = dir.path().string();
+  config.disaster_recovery = dr;
+  auto started = Daemon::Start(config);
+  ASSERT_TRUE(started) << started.error().ToString();
+  std::unique_ptr<Daemon> daemon = std::move(*started);
+  auto admin = [&](std::string_view method, std::string_view target, std::string_view body = {}) {
+    auto response = testing::HttpRequestBlocking(method, "127.0.0.1", daemon->admin_port(), target,
+                                                 body, {}, 60s);
+    EXPECT_TRUE(response) << response.error().ToString();
+    return response ? *response : testing::ClientResponse{};
+  };
+
+  const testing::ClientResponse backup = admin("POST", "/api/v1/dr/plans/site/backup");
+  ASSERT_EQ(backup.status, 201) << backup.body;
+  const json point = json::parse(backup.body);
+  EXPECT_EQ(point["in_secondary"], true) << backup.body;
+  const std::string id = point["id"];
+  const json status = json::parse(admin("GET", "/api/v1/dr/plans/site").body)["status"];
+  EXPECT_EQ(status["regions"]["secondary"]["recovery_points"], 1) << status.dump();
+  EXPECT_GT(status["last_copy"]["bytes_sent"].get<std::uint64_t>(), 0u) << status.dump();
+  const testing::ClientResponse again = admin("POST", "/api/v1/dr/plans/site/copy");
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(json::parse(again.body)["bytes_sent"], 0) << again.body;  // nothing missing
+
+  fs::remove_all(dir.path() / "us-east-1");  // the primary region is gone
+  const fs::path target = dir.path() / "restored";
+  const testing::ClientResponse restore =
+      admin("POST", "/api/v1/dr/recovery-points/" + id + "/restore",
+            json{{"target", target.string()}, {"source", "auto"}}.dump());
+  ASSERT_EQ(restore.status, 200) << restore.body;
+  const json report = json::parse(restore.body);
+  EXPECT_EQ(report["read_from"], "secondary");
+  EXPECT_EQ(report["region"], "eu-west-1");
+  EXPECT_TRUE(report["fallback_reason"].is_string()) << restore.body;
+  for (const auto& [name, content] : files) {
+    const fs::path restored = target / "www" / name;
+    ASSERT_TRUE(fs::is_regular_file(restored)) << restored;
+    EXPECT_TRUE(ReadFile(restored) == content) << name << " differs after the restore";
+  }
+  const testing::ClientResponse metrics = admin("GET", "/metrics");
+  EXPECT_NE(metrics.body.find("streamgate_dr_copies_total{result=\"success\"} 2\n"),
+            std::string::npos)
+      << metrics.body;
+
+  // Restarted with the primary still gone, the daemon knows the point from the secondary.
+  daemon.reset();
+  auto restarted = Daemon::Start(config);
+  ASSERT_TRUE(restarted) << restarted.error().ToString();
+  const std::vector<scaling::RecoveryPoint> points =
+      (*restarted)->disaster_recovery()->ListRecoveryPoints("site");
+  ASSERT_EQ(points.size(), 1u);
+  EXPECT_EQ(points[0].id, id);
+  EXPECT_FALSE(points[0].in_primary);
+  EXPECT_TRUE(points[0].in_secondary);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <random>
 #include <sstream>
 
+#include "support/fake_backup_engine.hpp"
 #include "support/manual_clock.hpp"
 
 namespace streamgate::scaling {
@@ -15,6 +16,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using testing::FakeBackupEngine;
+using Role = RepositoryRole;
 
 // A temp directory per test, removed afterwards.
 class TempDir {
@@ -46,62 +49,10 @@ std::string ReadFile(const fs::path& path) {
   return buffer.str();
 }
 
-// Records calls; points get ids p1, p2, ... with the clock's time.
-class FakeEngine final : public BackupEngine {
- public:
-  explicit FakeEngine(const Clock& clock) : clock_(clock) {}
-
-  Result<BackupOutcome> Backup(const DisasterRecoveryPlan& plan) override {
-    if (fail_backup) return MakeError(ErrorCode::kIo, "disk full");
-    BackupOutcome outcome;
-    outcome.point_id = "p" + std::to_string(++next_);
-    outcome.performed = plan.strategy;
-    outcome.created_at = clock_.WallNow();
-    outcome.logical_bytes = 1000;
-    outcome.stored_bytes = 100;
-    outcome.file_count = 3;
-    stored[plan.id].push_back(outcome);
-    return outcome;
-  }
-  Result<std::vector<BackupOutcome>> ListPoints(const DisasterRecoveryPlan& plan) override {
-    return stored[plan.id];
-  }
-  Result<RestoreReport> Restore(const DisasterRecoveryPlan&, const std::string& point_id,
-                                const std::string& target) override {
-    restores.push_back(point_id + "->" + target);
-    fs::create_directories(target);
-    return RestoreReport{point_id, target, 3, 1000, 5ms};
-  }
-  Result<VerifyOutcome> Verify(const DisasterRecoveryPlan&, const std::string&,
-                               const std::string&) override {
-    VerifyOutcome outcome{3, 1000, {}};
-    if (verify_mismatch) outcome.mismatches.push_back("data/a: content differs");
-    return outcome;
-  }
-  Status DeletePoints(const DisasterRecoveryPlan& plan,
-                      const std::vector<std::string>& ids) override {
-    for (const auto& id : ids) {
-      deleted.push_back(id);
-      std::erase_if(stored[plan.id], [&](const BackupOutcome& o) { return o.point_id == id; });
-    }
-    return {};
-  }
-
-  bool fail_backup = false;
-  bool verify_mismatch = false;
-  std::vector<std::string> restores;
-  std::vector<std::string> deleted;
-  std::map<std::string, std::vector<BackupOutcome>> stored;
-
- private:
-  const Clock& clock_;
-  int next_ = 0;
-};
-
 class DisasterRecoveryManagerTest : public ::testing::Test {
  protected:
   DisasterRecoveryManagerTest()
-      : engine_(std::make_shared<FakeEngine>(clock_)),
+      : engine_(std::make_shared<FakeBackupEngine>(clock_)),
         manager_(5, DisasterRecoveryDependencies{engine_, &clock_, scratch_.path().string()}) {
     WriteFile(source_.path() / "a.txt", "a");
   }
@@ -126,7 +77,7 @@ class DisasterRecoveryManagerTest : public ::testing::Test {
   TempDir source_;
   TempDir repo_;
   TempDir scratch_;
-  std::shared_ptr<FakeEngine> engine_;
+  std::shared_ptr<FakeBackupEngine> engine_;
   DisasterRecoveryManager manager_;
 };
 
@@ -190,10 +141,10 @@ TEST_F(DisasterRecoveryManagerTest, RecoveryPointsAreCreatedFetchedListedAndDele
   EXPECT_EQ(manager_.ListRecoveryPoints("plan-1").size(), 1u);
   EXPECT_EQ(manager_.GetTotalBackupSize(), 100u);
   ASSERT_TRUE(manager_.DeleteRecoveryPoint(point->id).has_value());
-  EXPECT_EQ(engine_->deleted, std::vector<std::string>{point->id});
+  EXPECT_EQ(engine_->deleted(Role::kPrimary), std::vector<std::string>{point->id});
   EXPECT_EQ(manager_.GetRecoveryPointCount(), 0u);
   EXPECT_EQ(manager_.DeleteRecoveryPoint(point->id).error().code(), ErrorCode::kNotFound);
-  engine_->fail_backup = true;
+  engine_->FailBackups(Error(ErrorCode::kIo, "disk full"));
   EXPECT_EQ(manager_.CreateRecoveryPoint("plan-1").error().code(), ErrorCode::kIo);
   EXPECT_EQ(manager_.GetRecoveryStats().backups_failed, 1u);
 }
@@ -226,7 +177,7 @@ TEST_F(DisasterRecoveryManagerTest, RetentionDropsOldAndSurplusPointsButNeverThe
   clock_.Advance(72h);
   // p1 is now 3 days old: the next backup's retention removes it.
   ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());  // p2
-  EXPECT_EQ(engine_->deleted, std::vector<std::string>{"p1"});
+  EXPECT_EQ(engine_->deleted(Role::kPrimary), std::vector<std::string>{"p1"});
   // Alone and old, the newest point stays.
   clock_.Advance(72h);
   ASSERT_TRUE(manager_.DeactivatePlan("plan-1").has_value());
@@ -257,10 +208,10 @@ TEST_F(DisasterRecoveryManagerTest, TestRecoveryReportsRtoAndRpoAndKeepsResults)
   EXPECT_TRUE(result->rto_met);
   EXPECT_EQ(result->point_age, 90min);
   EXPECT_FALSE(result->rpo_met);  // 90 minutes old against a 60-minute RPO
-  ASSERT_EQ(engine_->restores.size(), 1u);
-  EXPECT_EQ(engine_->restores[0].find("p1->" + scratch_.path().string()), 0u);
+  ASSERT_EQ(engine_->restores().size(), 1u);
+  EXPECT_EQ(engine_->restores()[0].find("primary:p1->" + scratch_.path().string()), 0u);
   EXPECT_TRUE(fs::is_empty(scratch_.path()));  // the scratch restore is removed
-  engine_->verify_mismatch = true;
+  engine_->SetVerifyMismatch(true);
   EXPECT_FALSE(manager_.TestRecovery("plan-1")->passed);
   EXPECT_EQ(manager_.GetTestResults("plan-1").size(), 3u);
   const RecoveryStats stats = manager_.GetRecoveryStats();
@@ -278,6 +229,291 @@ TEST_F(DisasterRecoveryManagerTest, ARecreatedPlanAdoptsThePointsItsRepositoryHo
   EXPECT_EQ(restarted.ListRecoveryPoints("plan-1").size(), 1u);
   EXPECT_EQ(restarted.InitiateRecovery("p1", "").error().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(restarted.InitiateRecovery("zz", "/tmp/x").error().code(), ErrorCode::kNotFound);
+}
+
+// ---- secondary region ------------------------------------------------------------------------
+
+class DisasterRecoverySecondaryTest : public DisasterRecoveryManagerTest {
+ protected:
+  DisasterRecoveryPlan PlanWithSecondary(std::string id = "plan-1") {
+    DisasterRecoveryPlan plan = Plan(std::move(id));
+    plan.secondary_repository = (repo_.path() / "copy").string();
+    return plan;
+  }
+};
+
+TEST_F(DisasterRecoverySecondaryTest, RolesAndSourcesParse) {
+  EXPECT_EQ(ParseRepositoryRole("secondary").value(), RepositoryRole::kSecondary);
+  EXPECT_EQ(ToString(RepositoryRole::kPrimary), "primary");
+  EXPECT_EQ(ParseRepositoryRole("tertiary").error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(ParseRecoverySource("auto").value(), RecoverySource::kAuto);
+  EXPECT_EQ(ToString(RecoverySource::kSecondary), "secondary");
+  EXPECT_NE(ParseRecoverySource("nearest").error().message().find("auto, primary or secondary"),
+            std::string::npos);
+  EXPECT_TRUE(IsRepositoryOutage(Error(ErrorCode::kUnavailable, "")));
+  EXPECT_TRUE(IsRepositoryOutage(Error(ErrorCode::kNotFound, "")));
+  EXPECT_FALSE(IsRepositoryOutage(Error(ErrorCode::kCorrupted, "")));
+  EXPECT_FALSE(IsRepositoryOutage(Error(ErrorCode::kInvalidArgument, "")));
+}
+
+TEST_F(DisasterRecoverySecondaryTest, ASecondaryMustDifferFromThePrimaryAndNameItsRegion) {
+  DisasterRecoveryPlan same = PlanWithSecondary();
+  same.secondary_repository = same.repository + "/";
+  EXPECT_EQ(manager_.CreatePlan(same).error().message(),
+            "plan 'plan-1': secondary_repository must differ from repository");
+  DisasterRecoveryPlan dotted = PlanWithSecondary();
+  dotted.secondary_repository = (repo_.path() / "x" / ".." / "repo").string();
+  EXPECT_EQ(manager_.CreatePlan(dotted).error().code(), ErrorCode::kInvalidArgument);
+  DisasterRecoveryPlan regionless = PlanWithSecondary();
+  regionless.secondary_region.clear();
+  EXPECT_EQ(manager_.CreatePlan(regionless).error().message(),
+            "plan 'plan-1': secondary_repository needs a secondary_region");
+  DisasterRecoveryPlan urls = PlanWithSecondary();
+  urls.repository = "s3://backups/rp-1";
+  urls.secondary_repository = "s3://backups/rp-1/";
+  EXPECT_EQ(manager_.CreatePlan(urls).error().code(), ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(manager_.CreatePlan(PlanWithSecondary()).has_value());
+  EXPECT_EQ(manager_.GetPlan("plan-1")->secondary_repository, (repo_.path() / "copy").string());
+}
+
+TEST_F(DisasterRecoverySecondaryTest, EachBackupIsCopiedAndPointsKnowTheirRegions) {
+  ASSERT_TRUE(manager_.CreatePlan(PlanWithSecondary()).has_value());
+  auto first = manager_.CreateRecoveryPoint("plan-1");
+  ASSERT_TRUE(first.has_value());
+  EXPECT_TRUE(first->in_primary);
+  EXPECT_TRUE(first->in_secondary);
+  EXPECT_EQ(engine_->copies(), 1);
+  EXPECT_EQ(engine_->point_ids("plan-1", Role::kSecondary), std::vector<std::string>{"p1"});
+  clock_.Advance(10min);
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());
+  EXPECT_EQ(engine_->copies(), 2);
+  const RecoveryStats stats = manager_.GetRecoveryStats();
+  EXPECT_EQ(stats.copies_succeeded, 2u);
+  ASSERT_EQ(stats.per_plan.size(), 1u);
+  const auto& plan = stats.per_plan[0];
+  ASSERT_TRUE(plan.last_copy.has_value());
+  EXPECT_EQ(plan.last_copy->points_copied, std::vector<std::string>{"p2"});  // only the new one
+  EXPECT_EQ(plan.last_copy->chunks_sent, 10u);
+  EXPECT_EQ(plan.last_copy->bytes_sent, 100u);
+  EXPECT_EQ(plan.last_copy->duration, 7ms);
+  EXPECT_EQ(plan.last_copy->finished_at, clock_.WallNow());
+  EXPECT_TRUE(plan.last_copy_error.empty());
+  ASSERT_TRUE(plan.secondary.has_value());
+  EXPECT_EQ(plan.secondary->points, 2u);
+  EXPECT_EQ(plan.secondary->region, "eu-west-1");
+  EXPECT_EQ(plan.primary.region, "us-east-1");
+  EXPECT_FALSE(manager_.ShouldCopy("plan-1"));  // everything is there
+
+  // On demand, with nothing new: nothing sent.
+  auto again = manager_.CopyToSecondary("plan-1");
+  ASSERT_TRUE(again.has_value()) << again.error().ToString();
+  EXPECT_TRUE(again->points_copied.empty());
+  EXPECT_EQ(again->bytes_sent, 0u);
+  EXPECT_EQ(again->plan_id, "plan-1");
+  EXPECT_EQ(manager_.CopyToSecondary("nope").error().code(), ErrorCode::kNotFound);
+  ASSERT_TRUE(manager_.CreatePlan(Plan("plain")).has_value());
+  EXPECT_EQ(manager_.CopyToSecondary("plain").error().code(), ErrorCode::kFailedPrecondition);
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plain").has_value());
+  EXPECT_EQ(engine_->copies(), 3);  // a plan without a secondary is never copied
+  EXPECT_FALSE(manager_.GetRecoveryStats().per_plan[0].secondary.has_value());  // "plain"
+}
+
+TEST_F(DisasterRecoverySecondaryTest, AFailedCopyIsRecordedAndTheNextCopySendsEverythingMissing) {
+  ASSERT_TRUE(manager_.CreatePlan(PlanWithSecondary()).has_value());
+  engine_->FailCopies(Error(ErrorCode::kUnavailable, "eu-west-1 unreachable"));
+  auto point = manager_.CreateRecoveryPoint("plan-1");
+  ASSERT_TRUE(point.has_value()) << "a failed copy must not fail the backup";
+  EXPECT_FALSE(point->in_secondary);
+  RecoveryStats stats = manager_.GetRecoveryStats();
+  EXPECT_EQ(stats.backups_succeeded, 1u);
+  EXPECT_EQ(stats.copies_failed, 1u);
+  EXPECT_EQ(stats.per_plan[0].last_copy_error, "unavailable: eu-west-1 unreachable");
+  EXPECT_EQ(stats.per_plan[0].last_copy_attempt, clock_.WallNow());
+  EXPECT_FALSE(stats.per_plan[0].last_copy.has_value());
+  EXPECT_EQ(stats.per_plan[0].secondary->points, 0u);
+  // The scheduler may retry after a minute, not at once.
+  EXPECT_FALSE(manager_.ShouldCopy("plan-1"));
+  clock_.Advance(60s);
+  EXPECT_TRUE(manager_.ShouldCopy("plan-1"));
+  EXPECT_EQ(manager_.CopyToSecondary("plan-1").error().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(manager_.GetRecoveryStats().per_plan[0].copies_failed, 2u);
+
+  // The next backup's copy sends both points.
+  engine_->FailCopies(std::nullopt);
+  clock_.Advance(10min);
+  auto second = manager_.CreateRecoveryPoint("plan-1");
+  ASSERT_TRUE(second.has_value());
+  EXPECT_TRUE(second->in_secondary);
+  stats = manager_.GetRecoveryStats();
+  EXPECT_EQ(stats.per_plan[0].last_copy->points_copied, (std::vector<std::string>{"p1", "p2"}));
+  EXPECT_TRUE(stats.per_plan[0].last_copy_error.empty());
+  EXPECT_EQ(stats.per_plan[0].copies_succeeded, 1u);
+  EXPECT_TRUE(manager_.GetRecoveryPoint("p1")->in_secondary);
+  EXPECT_FALSE(manager_.ShouldCopy("plan-1"));
+}
+
+TEST_F(DisasterRecoverySecondaryTest, AutoRecoveryFallsBackWhenThePrimaryIsUnreachable) {
+  ASSERT_TRUE(manager_.CreatePlan(PlanWithSecondary()).has_value());
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());
+  const std::string target = (scratch_.path() / "restore").string();
+  auto normal = manager_.InitiateRecovery("p1", target);
+  ASSERT_TRUE(normal.has_value());
+  EXPECT_EQ(normal->read_from, RepositoryRole::kPrimary);
+  EXPECT_EQ(normal->region, "us-east-1");
+  EXPECT_TRUE(normal->fallback_reason.empty());
+
+  for (ErrorCode outage :
+       {ErrorCode::kUnavailable, ErrorCode::kTimeout, ErrorCode::kIo, ErrorCode::kNotFound}) {
+    engine_->FailRestores(Role::kPrimary, Error(outage, "us-east-1 is down"));
+    auto report = manager_.InitiateRecovery("p1", target, RecoverySource::kAuto);
+    ASSERT_TRUE(report.has_value()) << report.error().ToString();
+    EXPECT_EQ(report->read_from, RepositoryRole::kSecondary);
+    EXPECT_EQ(report->region, "eu-west-1");
+    EXPECT_EQ(report->fallback_reason, "primary repository unreachable: " +
+                                           std::string(ToString(outage)) + ": us-east-1 is down");
+    // Asked for the primary only: no fallback.
+    EXPECT_EQ(manager_.InitiateRecovery("p1", target, RecoverySource::kPrimary).error().code(),
+              outage);
+  }
+  const std::vector<std::string> restores = engine_->restores();
+  EXPECT_EQ(restores[1], "primary:p1->" + target);
+  EXPECT_EQ(restores[2], "secondary:p1->" + target);
+  // Both regions down: the error names both.
+  engine_->FailRestores(Role::kSecondary, Error(ErrorCode::kTimeout, "eu-west-1 too"));
+  auto both = manager_.InitiateRecovery("p1", target);
+  ASSERT_FALSE(both.has_value());
+  EXPECT_EQ(both.error().code(), ErrorCode::kTimeout);
+  EXPECT_EQ(both.error().message(),
+            "recovery point p1: primary: us-east-1 is down; secondary: eu-west-1 too");
+  engine_->FailRestores(Role::kSecondary, std::nullopt);
+  engine_->FailRestores(Role::kPrimary, std::nullopt);
+  auto explicit_secondary = manager_.InitiateRecovery("p1", target, RecoverySource::kSecondary);
+  ASSERT_TRUE(explicit_secondary.has_value());
+  EXPECT_EQ(explicit_secondary->read_from, RepositoryRole::kSecondary);
+  EXPECT_TRUE(explicit_secondary->fallback_reason.empty());
+}
+
+TEST_F(DisasterRecoverySecondaryTest, NoFallbackWhenThePointIsCorruptOrThereIsNoSecondary) {
+  ASSERT_TRUE(manager_.CreatePlan(PlanWithSecondary()).has_value());
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());
+  const std::string target = (scratch_.path() / "restore").string();
+  engine_->FailRestores(Role::kPrimary, Error(ErrorCode::kCorrupted, "chunk 12ab does not match"));
+  auto corrupt = manager_.InitiateRecovery("p1", target);
+  ASSERT_FALSE(corrupt.has_value());
+  EXPECT_EQ(corrupt.error().code(), ErrorCode::kCorrupted);
+  EXPECT_EQ(engine_->restores(), std::vector<std::string>{"primary:p1->" + target});
+
+  ASSERT_TRUE(manager_.CreatePlan(Plan("plain")).has_value());
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plain").has_value());  // p2
+  engine_->FailRestores(Role::kPrimary, Error(ErrorCode::kUnavailable, "down"));
+  EXPECT_EQ(manager_.InitiateRecovery("p2", target).error().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(manager_.InitiateRecovery("p2", target, RecoverySource::kSecondary).error().code(),
+            ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(DisasterRecoverySecondaryTest, APlanAdoptsSecondaryOnlyPointsWhenThePrimaryIsGone) {
+  ASSERT_TRUE(manager_.CreatePlan(PlanWithSecondary()).has_value());
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());
+  clock_.Advance(1min);
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());
+  engine_->Wipe("plan-1", Role::kPrimary);
+
+  DisasterRecoveryManager restarted(5, DisasterRecoveryDependencies{engine_, &clock_, ""});
+  ASSERT_TRUE(restarted.CreatePlan(PlanWithSecondary()).has_value());
+  const std::vector<RecoveryPoint> points = restarted.ListRecoveryPoints("plan-1");
+  ASSERT_EQ(points.size(), 2u);
+  EXPECT_EQ(points[0].id, "p1");
+  EXPECT_FALSE(points[1].in_primary);
+  EXPECT_TRUE(points[1].in_secondary);
+  EXPECT_EQ(points[1].location, (repo_.path() / "copy").string());
+  const std::string target = (scratch_.path() / "restore").string();
+  auto report = restarted.InitiateRecovery("p2", target);
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  EXPECT_EQ(report->read_from, RepositoryRole::kSecondary);
+  EXPECT_EQ(report->fallback_reason, "the primary repository does not hold this point");
+  EXPECT_EQ(engine_->restores().back(), "secondary:p2->" + target);  // the primary not tried
+  EXPECT_FALSE(restarted.ShouldCopy("plan-1"));  // nothing in the primary to copy
+
+  // A primary that cannot even be listed does not stop the plan when a secondary answers.
+  engine_->FailListing(Role::kPrimary, Error(ErrorCode::kUnavailable, "us-east-1 down"));
+  DisasterRecoveryManager outage(5, DisasterRecoveryDependencies{engine_, &clock_, ""});
+  ASSERT_TRUE(outage.CreatePlan(PlanWithSecondary()).has_value());
+  EXPECT_EQ(outage.ListRecoveryPoints("plan-1").size(), 2u);
+  // Without a secondary it does, naming the repository.
+  DisasterRecoveryManager plain(5, DisasterRecoveryDependencies{engine_, &clock_, ""});
+  auto failed = plain.CreatePlan(Plan());
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_NE(failed.error().message().find("reading repository"), std::string::npos);
+  // Corrupt (not an outage) primary listing fails the plan even with a secondary.
+  engine_->FailListing(Role::kPrimary, Error(ErrorCode::kCorrupted, "bad catalog"));
+  DisasterRecoveryManager corrupt(5, DisasterRecoveryDependencies{engine_, &clock_, ""});
+  EXPECT_EQ(corrupt.CreatePlan(PlanWithSecondary()).error().code(), ErrorCode::kCorrupted);
+}
+
+TEST_F(DisasterRecoverySecondaryTest, TestRecoveryCanTargetTheSecondary) {
+  ASSERT_TRUE(manager_.CreatePlan(PlanWithSecondary()).has_value());
+  auto none = manager_.TestRecovery("plan-1", RepositoryRole::kSecondary);
+  ASSERT_TRUE(none.has_value());
+  EXPECT_FALSE(none->passed);
+  EXPECT_EQ(none->message, "no recovery point in the secondary repository to test");
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());  // p1, copied
+  clock_.Advance(5min);
+  engine_->FailCopies(Error(ErrorCode::kUnavailable, "down"));
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());  // p2, not copied
+  clock_.Advance(5min);
+  auto result = manager_.TestRecovery("plan-1", RepositoryRole::kSecondary);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_TRUE(result->passed) << result->message;
+  EXPECT_EQ(result->region, RepositoryRole::kSecondary);
+  EXPECT_EQ(result->point_id, "p1");  // the newest point the secondary holds
+  EXPECT_EQ(result->point_age, 10min);
+  EXPECT_EQ(engine_->restores().back().find("secondary:p1->" + scratch_.path().string()), 0u);
+  EXPECT_EQ(engine_->verified().back(), Role::kSecondary);
+  auto primary = manager_.TestRecovery("plan-1");
+  EXPECT_EQ(primary->point_id, "p2");
+  EXPECT_EQ(primary->region, RepositoryRole::kPrimary);
+  ASSERT_TRUE(manager_.CreatePlan(Plan("plain")).has_value());
+  EXPECT_EQ(manager_.TestRecovery("plain", RepositoryRole::kSecondary).error().code(),
+            ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(DisasterRecoverySecondaryTest, EachRegionsNewestPointIsMeasuredAgainstTheRpo) {
+  ASSERT_TRUE(manager_.CreatePlan(PlanWithSecondary()).has_value());  // RPO 60 min
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());    // both regions
+  clock_.Advance(30min);
+  engine_->FailCopies(Error(ErrorCode::kIo, "link down"));
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());  // primary only
+  clock_.Advance(40min);
+  const RecoveryStats::PerPlan plan = manager_.GetRecoveryStats().per_plan.at(0);
+  EXPECT_EQ(plan.primary.points, 2u);
+  EXPECT_EQ(plan.primary.newest_point_age, std::chrono::seconds(40min));
+  EXPECT_TRUE(plan.primary.rpo_met);
+  ASSERT_TRUE(plan.secondary.has_value());
+  EXPECT_EQ(plan.secondary->points, 1u);
+  EXPECT_EQ(plan.secondary->newest_point_age, std::chrono::seconds(70min));
+  EXPECT_FALSE(plan.secondary->rpo_met);  // the secondary is 70 minutes behind a 60-minute RPO
+  EXPECT_EQ(plan.secondary->repository, (repo_.path() / "copy").string());
+  EXPECT_TRUE(plan.rpo_met);  // the plan's newest point overall
+}
+
+TEST_F(DisasterRecoverySecondaryTest, RetentionAndDeletionApplyToBothRegions) {
+  DisasterRecoveryPlan plan = PlanWithSecondary();
+  plan.retention_days = 2;
+  ASSERT_TRUE(manager_.CreatePlan(plan).has_value());
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());  // p1
+  clock_.Advance(72h);
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());  // p2; p1 expires
+  EXPECT_EQ(engine_->deleted(Role::kPrimary), std::vector<std::string>{"p1"});
+  EXPECT_EQ(engine_->deleted(Role::kSecondary), std::vector<std::string>{"p1"});
+  EXPECT_EQ(engine_->point_ids("plan-1", Role::kSecondary), std::vector<std::string>{"p2"});
+  // A point never copied is deleted from the primary only.
+  engine_->FailCopies(Error(ErrorCode::kIo, "down"));
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());  // p3
+  ASSERT_TRUE(manager_.DeleteRecoveryPoint("p3").has_value());
+  EXPECT_EQ(engine_->deleted(Role::kSecondary), std::vector<std::string>{"p1"});
+  ASSERT_TRUE(manager_.DeleteRecoveryPoint("p2").has_value());
+  EXPECT_EQ(engine_->deleted(Role::kPrimary), (std::vector<std::string>{"p1", "p3", "p2"}));
+  EXPECT_EQ(engine_->deleted(Role::kSecondary), (std::vector<std::string>{"p1", "p2"}));
 }
 
 // The manager on the real repository engine: backups that restore byte for byte.
@@ -339,6 +575,73 @@ TEST_F(DisasterRecoveryEngineTest, FullThenIncrementalRestoreByteIdenticalAndTes
   const fs::path after = target_.path() / "after";
   ASSERT_TRUE(manager.InitiateRecovery(second->id, after.string()).has_value());
   EXPECT_EQ(ReadFile(after / source_.path().filename() / "data" / "segment.bin"), big);
+}
+
+// Two real repositories standing for two regions: the copy sends only what the secondary lacks,
+// and with the primary directory gone a restore reads the secondary, byte for byte. Needs
+// Repository::OpenOrCreateMirror and CopyTo (src/backup/copy.cpp).
+TEST_F(DisasterRecoveryEngineTest, CopiesToTheSecondaryAndRestoresFromItWhenThePrimaryIsGone) {
+  std::mt19937 random(11);
+  std::string big(2 << 20, '\0');
+  for (char& c : big) c = static_cast<char>(random());
+  WriteFile(source_.path() / "data" / "segment.bin", big);
+  WriteFile(source_.path() / "data" / "log.txt", "one\n");
+
+  DisasterRecoveryManager manager(
+      10, DisasterRecoveryDependencies{MakeRepositoryBackupEngine(RealClock()), nullptr,
+                                       target_.path().string()});
+  DisasterRecoveryPlan plan;
+  plan.id = "files";
+  plan.sources = {source_.path().string()};
+  plan.repository = (repo_.path() / "us-east-1").string();
+  plan.secondary_repository = (repo_.path() / "eu-west-1").string();
+  plan.primary_region = "us-east-1";
+  plan.secondary_region = "eu-west-1";
+  ASSERT_TRUE(manager.CreatePlan(plan).has_value());
+  auto first = manager.CreateRecoveryPoint("files");
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  RecoveryStats::PerPlan figures = manager.GetRecoveryStats().per_plan.at(0);
+  ASSERT_TRUE(figures.last_copy.has_value()) << figures.last_copy_error;
+  EXPECT_TRUE(first->in_secondary);
+  EXPECT_EQ(figures.last_copy->points_copied, std::vector<std::string>{first->id});
+  EXPECT_GT(figures.last_copy->chunks_sent, 0u);
+  const std::uint64_t first_bytes = figures.last_copy->bytes_sent;
+  EXPECT_GE(first_bytes, first->stored_size / 2);  // the stored (compressed) chunks travel
+
+  WriteFile(source_.path() / "data" / "log.txt", "one\ntwo\n");
+  auto second = manager.CreateRecoveryPoint("files");
+  ASSERT_TRUE(second.has_value()) << second.error().ToString();
+  figures = manager.GetRecoveryStats().per_plan.at(0);
+  ASSERT_TRUE(figures.last_copy.has_value()) << figures.last_copy_error;
+  EXPECT_EQ(figures.last_copy->points_copied, std::vector<std::string>{second->id});
+  EXPECT_LT(figures.last_copy->bytes_sent, first_bytes / 10);  // only the changed file
+  EXPECT_GT(figures.last_copy->chunks_present, 0u);
+  auto nothing = manager.CopyToSecondary("files");
+  ASSERT_TRUE(nothing.has_value()) << nothing.error().ToString();
+  EXPECT_TRUE(nothing->points_copied.empty());
+  EXPECT_EQ(nothing->chunks_sent, 0u);
+  EXPECT_EQ(nothing->bytes_sent, 0u);
+
+  auto test = manager.TestRecovery("files", RepositoryRole::kSecondary);
+  ASSERT_TRUE(test.has_value());
+  EXPECT_TRUE(test->passed) << test->message;
+  EXPECT_EQ(test->point_id, second->id);
+
+  fs::remove_all(plan.repository);  // the primary region is gone
+  const fs::path restore = target_.path() / "restore";
+  auto report = manager.InitiateRecovery(second->id, restore.string(), RecoverySource::kAuto);
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  EXPECT_EQ(report->read_from, RepositoryRole::kSecondary);
+  EXPECT_EQ(report->region, "eu-west-1");
+  EXPECT_NE(report->fallback_reason.find("primary repository unreachable"), std::string::npos)
+      << report->fallback_reason;
+  const fs::path root = restore / source_.path().filename();
+  EXPECT_TRUE(ReadFile(root / "data" / "segment.bin") == big);
+  EXPECT_EQ(ReadFile(root / "data" / "log.txt"), "one\ntwo\n");
+  auto primary_only = manager.InitiateRecovery(second->id, (target_.path() / "p").string(),
+                                               RecoverySource::kPrimary);
+  ASSERT_FALSE(primary_only.has_value());
+  EXPECT_TRUE(IsRepositoryOutage(primary_only.error())) << primary_only.error().ToString();
 }
 
 }  // namespace

@@ -15,9 +15,15 @@
 //   * Points persist in each plan's repository: creating a plan adopts the points its repository
 //     already holds for it (a restarted daemon keeps its history). Registered external
 //     artifacts are remembered in memory only.
+//   * Secondary region (issue 6): a plan with a `secondary_repository` has its points copied
+//     there after every successful backup (only the chunks the secondary lacks travel). A failed
+//     copy does not fail the backup: it is recorded, and the next copy sends everything still
+//     missing. Restores read the primary and fall back to the secondary when the primary is
+//     unreachable or gone; retention deletes in both regions.
 //
-// Thread-safe. Backups, restores and tests run outside the manager's lock; one backup per plan
-// at a time (a second concurrent one is FailedPrecondition).
+// Thread-safe. Backups, copies, restores and tests run outside the manager's lock; one backup per
+// plan at a time (a second concurrent one is FailedPrecondition), one copy per plan at a time (a
+// second one waits for the first).
 #pragma once
 
 #include <chrono>
@@ -41,6 +47,17 @@ enum class BackupStrategy { kFull, kIncremental, kDifferential };
 [[nodiscard]] std::string_view ToString(BackupStrategy strategy);  // "full", ...
 [[nodiscard]] Result<BackupStrategy> ParseBackupStrategy(std::string_view text);
 
+// Which of a plan's two repositories: the primary region's or the secondary region's copy.
+enum class RepositoryRole { kPrimary, kSecondary };
+[[nodiscard]] std::string_view ToString(RepositoryRole role);  // "primary", "secondary"
+[[nodiscard]] Result<RepositoryRole> ParseRepositoryRole(std::string_view text);
+
+// Where a restore reads: kAuto is the primary, falling back to the secondary when the primary
+// is unreachable or gone (never when a point is corrupted: that is not an outage).
+enum class RecoverySource { kAuto, kPrimary, kSecondary };
+[[nodiscard]] std::string_view ToString(RecoverySource source);  // "auto", "primary", ...
+[[nodiscard]] Result<RecoverySource> ParseRecoverySource(std::string_view text);
+
 struct DisasterRecoveryPlan {
   std::string id;
   std::string name;
@@ -53,7 +70,10 @@ struct DisasterRecoveryPlan {
   std::string secondary_region;
   std::vector<std::string> sources;   // directories or files to back up; each must exist
   std::vector<std::string> excludes;  // stored entry paths to skip ("data/cache")
-  std::string repository;             // where the plan's repository lives (a directory)
+  std::string repository;  // where the plan's repository lives (a directory or s3://bucket/prefix)
+  // The secondary region's copy of the repository ("" : no copies). Same forms as `repository`;
+  // must differ from it and needs a secondary_region.
+  std::string secondary_repository;
   bool active = true;
 };
 
@@ -69,6 +89,8 @@ struct RecoveryPoint {
   std::string status = "complete";  // "complete", or "external" for a registered artifact
   std::string parent;               // the point unchanged files came from ("" for full)
   std::string sha256;               // external artifacts only
+  bool in_primary = true;           // in the primary repository's catalog
+  bool in_secondary = false;        // in the secondary's catalog (copied)
 };
 
 struct RestoreReport {
@@ -77,11 +99,26 @@ struct RestoreReport {
   std::uint64_t files = 0;
   std::uint64_t bytes = 0;
   std::chrono::milliseconds duration{0};
+  RepositoryRole read_from = RepositoryRole::kPrimary;  // the repository the restore read
+  std::string region;           // its region (the plan's primary_region or secondary_region)
+  std::string fallback_reason;  // why the secondary was read under kAuto; "" otherwise
+};
+
+// What one copy to a plan's secondary repository sent.
+struct CopyReport {
+  std::string plan_id;
+  std::vector<std::string> points_copied;  // added to the secondary's catalog
+  std::uint64_t chunks_sent = 0;
+  std::uint64_t chunks_present = 0;  // the secondary had them already (dedup)
+  std::uint64_t bytes_sent = 0;      // stored (compressed) chunk bytes written there
+  std::chrono::milliseconds duration{0};
+  WallTime finished_at{};
 };
 
 struct RecoveryTestResult {
   std::string plan_id;
-  std::string point_id;  // "" when the plan had no point to test
+  std::string point_id;                              // "" when the plan had no point to test
+  RepositoryRole region = RepositoryRole::kPrimary;  // the repository restored from
   WallTime tested_at{};
   bool passed = false;  // restored and every file verified
   std::string message;  // why not, or a summary
@@ -105,12 +142,32 @@ struct RecoveryStats {
   std::uint64_t points_deleted_by_retention = 0;
   std::uint64_t tests_run = 0;
   std::uint64_t tests_passed = 0;
+  std::uint64_t copies_succeeded = 0;
+  std::uint64_t copies_failed = 0;
+  // One of a plan's repositories, measured against the plan's RPO.
+  struct Region {
+    RepositoryRole role = RepositoryRole::kPrimary;
+    std::string region;      // the plan's region name ("" when not set)
+    std::string repository;  // location
+    std::size_t points = 0;  // recovery points it holds
+    std::optional<WallTime> newest_point;
+    std::optional<std::chrono::seconds> newest_point_age;
+    bool rpo_met = false;  // its newest point is younger than the RPO
+  };
   struct PerPlan {
     std::string plan_id;
     std::optional<WallTime> last_backup;  // newest point
     std::optional<std::chrono::seconds> newest_point_age;
     bool rpo_met = false;  // newest point younger than the RPO
     std::optional<RecoveryTestResult> last_test;
+    Region primary;
+    std::optional<Region> secondary;  // plans with a secondary_repository only
+    // The last copy to the secondary: what it sent when it succeeded, the error when not.
+    std::optional<CopyReport> last_copy;  // the last successful copy
+    std::optional<WallTime> last_copy_attempt;
+    std::string last_copy_error;  // "" when the last attempt succeeded
+    std::uint64_t copies_succeeded = 0;
+    std::uint64_t copies_failed = 0;
   };
   std::vector<PerPlan> per_plan;  // sorted by plan id
 };
@@ -135,23 +192,38 @@ class BackupEngine {
     std::vector<std::string> mismatches;
   };
 
+  // Backups always go to the primary repository.
   [[nodiscard]] virtual Result<BackupOutcome> Backup(const DisasterRecoveryPlan& plan) = 0;
-  // The plan's points its repository holds, oldest first.
+  // The plan's points the repository holds, oldest first (none when there is no repository
+  // there yet). kSecondary on a plan without a secondary_repository is FailedPrecondition.
   [[nodiscard]] virtual Result<std::vector<BackupOutcome>> ListPoints(
-      const DisasterRecoveryPlan& plan) = 0;
+      const DisasterRecoveryPlan& plan, RepositoryRole role) = 0;
+  // The report's `read_from` is `role`; the manager fills region and fallback_reason.
   [[nodiscard]] virtual Result<RestoreReport> Restore(const DisasterRecoveryPlan& plan,
+                                                      RepositoryRole role,
                                                       const std::string& point_id,
                                                       const std::string& target) = 0;
   [[nodiscard]] virtual Result<VerifyOutcome> Verify(const DisasterRecoveryPlan& plan,
+                                                     RepositoryRole role,
                                                      const std::string& point_id,
                                                      const std::string& directory) = 0;
-  // Removes the points and frees the data no other point uses.
-  [[nodiscard]] virtual Status DeletePoints(const DisasterRecoveryPlan& plan,
+  // Removes the points from that repository and frees the data no other point uses.
+  [[nodiscard]] virtual Status DeletePoints(const DisasterRecoveryPlan& plan, RepositoryRole role,
                                             const std::vector<std::string>& point_ids) = 0;
+  // Copies every point of the plan the secondary lacks from the primary, sending only missing
+  // chunks (the secondary is created as a mirror of the primary on the first copy). Fills every
+  // field but plan_id and finished_at.
+  [[nodiscard]] virtual Result<CopyReport> CopyToSecondary(const DisasterRecoveryPlan& plan) = 0;
 };
 
+// Errors that mean "this repository cannot be read right now or is gone" (kUnavailable,
+// kTimeout, kIo, kNotFound), as opposed to bad data (kCorrupted) or a bad request: InitiateRecovery
+// falls back to the secondary on these only.
+[[nodiscard]] bool IsRepositoryOutage(const Error& error);
+
 // The engine on StreamGate's repositories (src/backup). An encrypted repository is opened with
-// the passphrase from STREAMGATE_REPO_PASSWORD; new repositories are created unencrypted.
+// the passphrase from STREAMGATE_REPO_PASSWORD; new repositories are created unencrypted. The
+// secondary is opened (or created) with Repository::OpenOrCreateMirror and filled by CopyTo.
 [[nodiscard]] std::shared_ptr<BackupEngine> MakeRepositoryBackupEngine(const Clock& clock);
 
 struct DisasterRecoveryDependencies {
@@ -170,14 +242,18 @@ class DisasterRecoveryManager {
   DisasterRecoveryManager& operator=(const DisasterRecoveryManager&) = delete;
 
   // Plans. CreatePlan errors: InvalidArgument (empty id, repository or sources, a source that
-  // does not exist, interval/RPO/RTO not positive, retention_days < 1), AlreadyExists.
+  // does not exist, interval/RPO/RTO not positive, retention_days < 1, a secondary_repository
+  // equal to the repository or without a secondary_region), AlreadyExists. A plan with a
+  // secondary adopts the points of both repositories; when the primary cannot be read then
+  // (an outage), the plan is still created from the secondary's points, with a warning.
   [[nodiscard]] Status CreatePlan(DisasterRecoveryPlan plan);
   [[nodiscard]] Result<DisasterRecoveryPlan> GetPlan(std::string_view plan_id) const;
   [[nodiscard]] std::vector<DisasterRecoveryPlan> ListPlans() const;  // by id
   [[nodiscard]] Status ActivatePlan(std::string_view plan_id);
   [[nodiscard]] Status DeactivatePlan(std::string_view plan_id);
 
-  // Runs a backup now (active or not), then retention.
+  // Runs a backup now (active or not), then retention, then (with a secondary) a copy to the
+  // secondary, whose failure is recorded but does not fail the backup.
   [[nodiscard]] Result<RecoveryPoint> CreateRecoveryPoint(std::string_view plan_id);
   // Spec form: registers an artifact made elsewhere. `location` must be an existing regular
   // file of exactly `size` bytes; kCorrupted when the size differs.
@@ -188,11 +264,27 @@ class DisasterRecoveryManager {
   [[nodiscard]] std::vector<RecoveryPoint> ListRecoveryPoints(std::string_view plan_id) const;
   [[nodiscard]] Status DeleteRecoveryPoint(std::string_view point_id);
 
-  // Restores the point into `target` (created if missing; existing files are replaced).
+  // Copies the plan's points the secondary lacks now. NotFound (plan), FailedPrecondition (no
+  // secondary_repository), or the engine's error (also recorded in the plan's figures).
+  [[nodiscard]] Result<CopyReport> CopyToSecondary(std::string_view plan_id);
+  // True for an active plan with a secondary whose newest point is not there yet (a copy failed,
+  // or points came from before a restart) and no backup is running.
+  [[nodiscard]] bool ShouldCopy(std::string_view plan_id) const;
+
+  // Restores the point into `target` (created if missing; existing files are replaced), from
+  // `source` (see RecoverySource; the report says which repository was read and why).
+  // FailedPrecondition when kSecondary is asked of a plan without one, or of an external artifact.
   [[nodiscard]] Result<RestoreReport> InitiateRecovery(std::string_view point_id,
-                                                       std::string_view target);
-  // A result (passed or not) when a test ran; an error only for an unknown plan.
-  [[nodiscard]] Result<RecoveryTestResult> TestRecovery(std::string_view plan_id);
+                                                       std::string_view target,
+                                                       RecoverySource source);
+  [[nodiscard]] Result<RestoreReport> InitiateRecovery(std::string_view point_id,
+                                                       std::string_view target);  // kAuto
+  // Restores the newest point `region` holds into scratch space and verifies it. A result
+  // (passed or not) when a test ran; an error for an unknown plan, or FailedPrecondition for
+  // kSecondary on a plan without one.
+  [[nodiscard]] Result<RecoveryTestResult> TestRecovery(std::string_view plan_id,
+                                                        RepositoryRole region);
+  [[nodiscard]] Result<RecoveryTestResult> TestRecovery(std::string_view plan_id);  // primary
   [[nodiscard]] std::vector<RecoveryTestResult> GetTestResults(std::string_view plan_id) const;
   // True for an active plan whose newest complete point is older than its interval or its
   // RPO, or that has none. False for unknown or inactive plans.
@@ -212,6 +304,8 @@ class DisasterRecoveryManager {
   void ApplyRetention(std::unique_lock<std::mutex>& lock);
   [[nodiscard]] static RecoveryPoint ToPoint(const DisasterRecoveryPlan& plan,
                                              const BackupEngine::BackupOutcome& outcome);
+  // Runs a copy of `plan` and records its outcome; takes the plan's copy mutex, not mu_.
+  [[nodiscard]] Result<CopyReport> RunCopy(PlanState& state, const DisasterRecoveryPlan& plan);
 
   std::size_t max_recovery_points_;
   std::shared_ptr<BackupEngine> engine_;
@@ -225,6 +319,8 @@ class DisasterRecoveryManager {
   std::uint64_t retention_deleted_ = 0;
   std::uint64_t tests_run_ = 0;
   std::uint64_t tests_passed_ = 0;
+  std::uint64_t copies_succeeded_ = 0;
+  std::uint64_t copies_failed_ = 0;
   std::uint64_t external_counter_ = 0;
 };
 
