@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <optional>
@@ -11,6 +12,7 @@
 
 #include "commands.hpp"
 #include "config/config.hpp"
+#include "config/tls_config.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/logging.hpp"
 #include "net/demo_origin.hpp"
@@ -47,6 +49,13 @@ int CheckConfig(const std::string& path) {
     PrintIssues(config.error());
     return 1;
   }
+  // TLS files: readable, keys matching, certificates valid now; the names each one serves.
+  const config::TlsFileCheck tls = config::CheckTlsFiles(*config, std::chrono::system_clock::now());
+  if (!tls.issues.empty()) {
+    PrintIssues(tls.issues);
+    return 1;
+  }
+  for (const std::string& note : tls.notes) std::printf("%s\n", note.c_str());
   std::printf("%s: OK (%zu regions)\n", path.c_str(), config->regions.size());
   return 0;
 }
@@ -117,6 +126,7 @@ int Origin(const OriginFlags& flags) {
 int main(int argc, char** argv) {
   CLI::App app{"StreamGate: multi-region traffic manager, load balancer, edge cache and backup"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "streamgate " STREAMGATE_VERSION);  // from apps/CMakeLists.txt
   std::string log_level = "info";
   CLI::Option* log_level_option =
       app.add_option("--log-level", log_level,

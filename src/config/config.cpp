@@ -601,6 +601,90 @@ void ParseId(Parser& p, const Value& v, std::string& out) {
 
 // ---- listeners ------------------------------------------------------------------------------
 
+// A file path: a non-empty string (existence and contents are check-config's business).
+void ParsePath(Parser& p, const Value& v, std::string& out) {
+  std::optional<std::string> path = p.String(v);
+  if (!path) return;
+  if (path->empty()) return p.Report(v, "must not be empty");
+  out = std::move(*path);
+}
+
+struct CertificateEntry {
+  net::TlsCertificateFiles files;
+};
+
+constexpr Field<CertificateEntry> kCertificateFields[] = {
+    {"cert",
+     [](Parser& p, const Value& v, CertificateEntry& out) { ParsePath(p, v, out.files.cert); }},
+    {"key",
+     [](Parser& p, const Value& v, CertificateEntry& out) { ParsePath(p, v, out.files.key); }},
+};
+
+constexpr Field<ListenerTlsConfig> kListenerTlsFields[] = {
+    {"certificates",
+     [](Parser& p, const Value& v, ListenerTlsConfig& out) {
+       std::vector<CertificateEntry> entries = ParseList<CertificateEntry>(
+           p, v, kCertificateFields, "certificates",
+           [&](CertificateEntry&, const Value& item, const std::map<std::string, int>& keys) {
+             RequireKeys(p, item, keys, {"cert", "key"});
+             out.certificate_lines.push_back(item.line);
+           });
+       if (entries.empty() && v.node.IsSequence()) {
+         p.Report(v, "must list at least one {cert, key}");
+       }
+       for (CertificateEntry& entry : entries) out.options.certificates.push_back(entry.files);
+     }},
+    {"min_version",
+     [](Parser& p, const Value& v, ListenerTlsConfig& out) {
+       const std::optional<std::string> text = p.String(v);
+       if (!text) return;
+       if (*text == "1.2") {
+         out.options.min_version = net::TlsVersion::kTls12;
+       } else if (*text == "1.3") {
+         out.options.min_version = net::TlsVersion::kTls13;
+       } else {
+         p.Report(v, fmt::format("expected \"1.2\" or \"1.3\", got '{}'", *text));
+       }
+     }},
+    {"ciphers",
+     [](Parser& p, const Value& v, ListenerTlsConfig& out) {
+       const std::optional<std::string> text = p.String(v);
+       if (!text) return;
+       if (text->empty()) return p.Report(v, "must not be empty");
+       out.options.ciphers = *text;
+     }},
+    {"alpn",
+     [](Parser& p, const Value& v, ListenerTlsConfig& out) {
+       std::optional<std::vector<std::string>> names = p.StringList(v);
+       if (!names) return;
+       for (const std::string& name : *names) {
+         if (name != "http/1.1" && name != "http/1.0") {
+           return p.Report(v, fmt::format("only http/1.1 and http/1.0 are served, got '{}'", name));
+         }
+       }
+       out.options.alpn = std::move(*names);
+     }},
+    {"session_lifetime",
+     [](Parser& p, const Value& v, ListenerTlsConfig& out) {
+       Assign(p.WholeSeconds(v, /*allow_zero=*/false), out.options.session_lifetime);
+     }},
+    {"client_ca",
+     [](Parser& p, const Value& v, ListenerTlsConfig& out) {
+       ParsePath(p, v, out.options.client_ca_file);
+       out.client_ca_line = v.line;
+     }},
+};
+
+void ParseListenerTls(Parser& p, const Value& v, ListenerConfig& out) {
+  ListenerTlsConfig& tls = out.tls.emplace();
+  tls.line = v.key_line > 0 ? v.key_line : v.line;
+  const std::map<std::string, int> keys =
+      p.ParseFields<ListenerTlsConfig>(v, kListenerTlsFields, tls);
+  if (v.node.IsMap() && !keys.contains("certificates")) {
+    p.Report(v, "missing required key 'certificates'");
+  }
+}
+
 constexpr Field<ListenerConfig> kListenerFields[] = {
     {"name", [](Parser& p, const Value& v, ListenerConfig& out) { ParseId(p, v, out.name); }},
     {"listen",
@@ -611,6 +695,7 @@ constexpr Field<ListenerConfig> kListenerFields[] = {
        if (!address) return p.Report(v, address.error().message());
        out.listen = std::move(*address);
      }},
+    {"tls", ParseListenerTls},
 };
 
 void ParseListeners(Parser& parser, const Value& value, Config& config) {
@@ -625,6 +710,40 @@ void ParseListeners(Parser& parser, const Value& value, Config& config) {
 }
 
 // ---- backends -------------------------------------------------------------------------------
+
+constexpr Field<BackendTlsConfig> kBackendTlsFields[] = {
+    {"enabled", [](Parser& p, const Value& v,
+                   BackendTlsConfig& out) { Assign(p.Bool(v), out.options.enabled); }},
+    {"verify", [](Parser& p, const Value& v,
+                  BackendTlsConfig& out) { Assign(p.Bool(v), out.options.verify); }},
+    {"ca_file",
+     [](Parser& p, const Value& v, BackendTlsConfig& out) {
+       ParsePath(p, v, out.options.ca_file);
+       out.ca_file_line = v.line;
+     }},
+    {"server_name",
+     [](Parser& p, const Value& v, BackendTlsConfig& out) {
+       ParsePath(p, v, out.options.server_name);  // any non-empty name
+     }},
+    {"client_cert",
+     [](Parser& p, const Value& v, BackendTlsConfig& out) {
+       ParsePath(p, v, out.options.client_cert);
+       out.client_cert_line = v.line;
+     }},
+    {"client_key", [](Parser& p, const Value& v,
+                      BackendTlsConfig& out) { ParsePath(p, v, out.options.client_key); }},
+};
+
+void ParseBackendTls(Parser& p, const Value& v, BackendConfig& out) {
+  BackendTlsConfig& tls = out.tls.emplace();
+  tls.options.enabled = true;  // a `tls:` section means TLS unless `enabled: false`
+  tls.line = v.key_line > 0 ? v.key_line : v.line;
+  const std::map<std::string, int> keys =
+      p.ParseFields<BackendTlsConfig>(v, kBackendTlsFields, tls);
+  if (keys.contains("client_cert") != keys.contains("client_key")) {
+    p.Report(v, "client_cert and client_key go together (mutual TLS needs both)");
+  }
+}
 
 constexpr Field<BackendConfig> kBackendFields[] = {
     {"id", [](Parser& p, const Value& v, BackendConfig& out) { ParseId(p, v, out.id); }},
@@ -653,6 +772,7 @@ constexpr Field<BackendConfig> kBackendFields[] = {
      [](Parser& p, const Value& v, BackendConfig& out) { Assign(p.Bool(v), out.tcp_check); }},
     {"active",
      [](Parser& p, const Value& v, BackendConfig& out) { Assign(p.Bool(v), out.active); }},
+    {"tls", ParseBackendTls},
 };
 
 void ParseBackends(Parser& parser, const Value& value, Config& config) {
@@ -1026,6 +1146,32 @@ std::optional<std::vector<std::string>> PathList(Parser& p, const Value& v, bool
 
 using DrPlanEntry = DisasterRecoveryPlanConfig;
 
+// A location as written, for comparing two of them: URLs without a trailing '/', paths
+// lexically normalised (relative ones are relative to the same file, so they compare too).
+std::string ComparableLocation(const std::string& location) {
+  std::string text = location.find("://") != std::string::npos
+                         ? location
+                         : std::filesystem::path(location).lexically_normal().string();
+  while (text.size() > 1 && text.back() == '/') text.pop_back();
+  return text;
+}
+
+// A secondary repository is another region's copy: not the primary itself, and in a named region.
+void CheckSecondaryRepository(Parser& p, const DrPlanEntry& entry, const Value& item) {
+  const scaling::DisasterRecoveryPlan& plan = entry.plan;
+  if (plan.secondary_repository.empty()) return;
+  const std::string where = item.path + ".secondary_repository";
+  if (!plan.repository.empty() &&
+      ComparableLocation(plan.secondary_repository) == ComparableLocation(plan.repository)) {
+    p.Report(entry.secondary_repository_line,
+             fmt::format("{}: must differ from repository '{}'", where, plan.repository));
+  }
+  if (plan.secondary_region.empty()) {
+    p.Report(entry.secondary_repository_line,
+             fmt::format("{}: needs a secondary_region (the region the copy lives in)", where));
+  }
+}
+
 constexpr Field<DrPlanEntry> kDrPlanFields[] = {
     {"id", [](Parser& p, const Value& v, DrPlanEntry& out) { ParseId(p, v, out.plan.id); }},
     {"name",
@@ -1070,6 +1216,11 @@ constexpr Field<DrPlanEntry> kDrPlanFields[] = {
      }},
     {"repository", [](Parser& p, const Value& v,
                       DrPlanEntry& out) { Assign(PathValue(p, v), out.plan.repository); }},
+    {"secondary_repository",
+     [](Parser& p, const Value& v, DrPlanEntry& out) {
+       out.secondary_repository_line = v.line;
+       Assign(PathValue(p, v), out.plan.secondary_repository);
+     }},
     {"active",
      [](Parser& p, const Value& v, DrPlanEntry& out) { Assign(p.Bool(v), out.plan.active); }},
 };
@@ -1096,6 +1247,7 @@ constexpr Field<DisasterRecoveryConfig> kDisasterRecoveryFields[] = {
              entry.line = item.line;
              RequireKeys(p, item, keys, {"id", "sources", "repository"});
              CheckUnique(p, ids, entry.plan.id, item.line, item.path, "plan id");
+             CheckSecondaryRepository(p, entry, item);
            });
      }},
 };
@@ -1155,7 +1307,9 @@ void Choice(Parser& p, const Value& v, std::initializer_list<std::string_view> c
 
 constexpr Field<LogConfig> kLogFields[] = {
     {"format",
-     [](Parser& p, const Value& v, LogConfig& out) { Choice(p, v, {"text", "json"}, out.format); }},
+     [](Parser& p, const Value& v, LogConfig& out) {
+       Choice(p, v, {"text", "json"}, out.format);
+     }},
     {"level",
      [](Parser& p, const Value& v, LogConfig& out) {
        Choice(p, v, {"trace", "debug", "info", "warn", "error"}, out.level);
@@ -1392,11 +1546,29 @@ std::expected<Config, std::vector<ConfigIssue>> LoadConfigFile(const std::filesy
     resolve(config->data_dir, true);
     if (config->log.access_log != "stdout") resolve(config->log.access_log, true);
     resolve(config->load_balancer.geoip_database, false);
+    // TLS files of listeners and backends.
+    for (ListenerConfig& listener : config->listeners) {
+      if (!listener.tls) continue;
+      for (net::TlsCertificateFiles& files : listener.tls->options.certificates) {
+        resolve(files.cert, false);
+        resolve(files.key, false);
+      }
+      resolve(listener.tls->options.client_ca_file, false);
+    }
+    for (BackendConfig& backend : config->backends) {
+      if (!backend.tls) continue;
+      resolve(backend.tls->options.ca_file, false);
+      resolve(backend.tls->options.client_cert, false);
+      resolve(backend.tls->options.client_key, false);
+    }
     if (config->disaster_recovery) {
       resolve(config->disaster_recovery->scratch_directory, true);
       for (DisasterRecoveryPlanConfig& entry : config->disaster_recovery->plans) {
         for (std::string& source : entry.plan.sources) resolve(source, true);
-        resolve(entry.plan.repository, true);
+        // URLs (s3://bucket/prefix, file:///srv/repo) are locations, not relative paths.
+        for (std::string* location : {&entry.plan.repository, &entry.plan.secondary_repository}) {
+          if (location->find("://") == std::string::npos) resolve(*location, true);
+        }
       }
     }
   }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "streamgate/common/error.hpp"
+#include "streamgate/net/tls.hpp"
 #include "streamgate/scaling/cdn.hpp"
 #include "streamgate/scaling/disaster_recovery.hpp"
 #include "streamgate/scaling/load_balancer.hpp"
@@ -71,11 +72,31 @@ struct RegionConfig {
   int line = 0;  // where the region's entry starts, for later diagnostics
 };
 
+// A listener's `tls:` section (HTTPS): `{certificates: [{cert, key}], min_version: "1.2",
+// ciphers, alpn: [http/1.1], session_lifetime: 1h, client_ca}`. Relative paths are resolved
+// against the config file by LoadConfigFile. Lines point check-config's file checks at the keys.
+struct ListenerTlsConfig {
+  net::TlsServerOptions options;
+  int line = 0;                        // where `tls:` is
+  std::vector<int> certificate_lines;  // per certificate entry
+  int client_ca_line = 0;
+};
+
 // A proxy listener: `- {name: public, listen: 0.0.0.0:8080}`.
 struct ListenerConfig {
   std::string name;
   ListenAddress listen;
   int line = 0;
+  std::optional<ListenerTlsConfig> tls{};  // absent: plain HTTP
+};
+
+// A backend's `tls:` section: `{enabled, verify, ca_file, server_name, client_cert,
+// client_key}`; present means enabled unless `enabled: false`.
+struct BackendTlsConfig {
+  net::TlsClientOptions options;
+  int line = 0;  // where `tls:` is
+  int ca_file_line = 0;
+  int client_cert_line = 0;
 };
 
 // A load-balanced backend; `region` must name a configured region when regions are given.
@@ -89,6 +110,7 @@ struct BackendConfig {
   bool tcp_check = false;
   bool active = true;
   int line = 0;
+  std::optional<BackendTlsConfig> tls{};  // absent: plain HTTP
 };
 
 struct LoadBalancerConfig {
@@ -135,11 +157,14 @@ struct DisasterRecoveryPlanConfig {
   int line = 0;
   int primary_region_line = 0;
   int secondary_region_line = 0;
+  int secondary_repository_line = 0;
 };
 
 // The `disaster_recovery:` section: the DisasterRecoveryManager and the daemon's backup
-// scheduler. LoadConfigFile resolves relative sources, repositories and scratch_directory
-// against the config file's directory (excludes are entry paths inside a backup, not files).
+// scheduler. LoadConfigFile resolves relative sources, repositories (primary and secondary; not
+// URLs such as s3://bucket/prefix) and scratch_directory against the config file's directory
+// (excludes are entry paths inside a backup, not files). A plan's secondary_repository must
+// differ from its repository and needs a secondary_region.
 struct DisasterRecoveryConfig {
   std::size_t max_recovery_points = 100;
   std::string scratch_directory;          // for recovery tests; "": the system temp directory

@@ -26,7 +26,9 @@
 #include <utility>
 #include <vector>
 
+#include "net/tls_context.hpp"
 #include "streamgate/health/prober.hpp"
+#include "streamgate/net/tls.hpp"
 
 namespace streamgate {
 namespace {
@@ -61,6 +63,7 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
   void Connect();
   void OnConnected();
   void Handshake();
+  void HandshakeWith(const net::TlsClientContext& tls);
   void SendRequest();
   template <typename Stream>
   void WriteAndRead(Stream& stream);
@@ -89,6 +92,8 @@ struct Sweep {
   const ProbeOptions& options;
   std::span<const Endpoint> targets;
   ssl::context* tls_context;  // null when TLS could not be initialised
+  // Per target: http endpoints of TLS backends, probed over TLS with the backend's settings.
+  std::vector<const net::TlsClientContext*> backend_tls;
   std::vector<ProbeResult> results;
   std::size_t next = 0;
   std::size_t finished = 0;
@@ -163,6 +168,10 @@ void ProbeOp::OnConnected() {
       Handshake();
       return;
     case EndpointScheme::kHttp:
+      if (!sweep_.backend_tls.empty() && sweep_.backend_tls[index_] != nullptr) {
+        HandshakeWith(*sweep_.backend_tls[index_]);
+        return;
+      }
       SendRequest();
       return;
   }
@@ -178,6 +187,19 @@ void ProbeOp::Handshake() {
   if (address_ec) {
     // SNI carries names only; RFC 6066 forbids literal addresses.
     SSL_set_tlsext_host_name(tls_->native_handle(), endpoint_.host.c_str());
+  }
+  tls_->async_handshake(ssl::stream_base::client, [self = shared_from_this()](error_code ec) {
+    if (self->done_) return;
+    if (ec) return self->Fail("tls", ec);
+    self->SendRequest();
+  });
+}
+
+// A TLS backend: verification, SNI and client certificate as the proxy uses them.
+void ProbeOp::HandshakeWith(const net::TlsClientContext& tls) {
+  tls_.emplace(socket_, tls.context());
+  if (Status prepared = tls.Prepare(tls_->native_handle(), endpoint_.host); !prepared) {
+    return Finish(false, 0, prepared.error().message());
   }
   tls_->async_handshake(ssl::stream_base::client, [self = shared_from_this()](error_code ec) {
     if (self->done_) return;
@@ -251,6 +273,9 @@ void ProbeOp::Finish(bool ok, int http_status, std::string detail) {
 class NetworkProber final : public Prober {
  public:
   explicit NetworkProber(const Clock& clock) : clock_(clock) {}
+  NetworkProber(const Clock& clock, std::vector<net::TlsProbeTarget> targets,
+                std::vector<std::shared_ptr<net::TlsClientContext>> contexts)
+      : clock_(clock), tls_targets_(std::move(targets)), tls_contexts_(std::move(contexts)) {}
 
   std::vector<ProbeResult> ProbeAll(std::span<const Endpoint> targets,
                                     const ProbeOptions& options) override {
@@ -262,6 +287,7 @@ class NetworkProber final : public Prober {
                   .options = options,
                   .targets = targets,
                   .tls_context = NeedsTls(targets) ? TlsContext() : nullptr,
+                  .backend_tls = BackendTls(targets),
                   .results = std::vector<ProbeResult>(targets.size())};
       const std::size_t in_flight =
           std::min(std::max<std::size_t>(options.max_in_flight, 1), targets.size());
@@ -279,6 +305,23 @@ class NetworkProber final : public Prober {
     return std::any_of(targets.begin(), targets.end(), [](const Endpoint& endpoint) {
       return endpoint.scheme == EndpointScheme::kHttps;
     });
+  }
+
+  // The TLS context of each http target that is a TLS backend (null for the others).
+  std::vector<const net::TlsClientContext*> BackendTls(std::span<const Endpoint> targets) const {
+    std::vector<const net::TlsClientContext*> out;
+    if (tls_targets_.empty()) return out;  // plain prober: no per-target lookups
+    out.assign(targets.size(), nullptr);
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      if (targets[i].scheme != EndpointScheme::kHttp) continue;
+      for (std::size_t t = 0; t < tls_targets_.size(); ++t) {
+        if (tls_targets_[t].host == targets[i].host && tls_targets_[t].port == targets[i].port) {
+          out[i] = tls_contexts_[t].get();
+          break;
+        }
+      }
+    }
+    return out;
   }
 
   // Built on first use; an SSL_CTX may be shared by concurrent sweeps.
@@ -318,6 +361,8 @@ class NetworkProber final : public Prober {
   const Clock& clock_;
   std::mutex tls_mu_;
   std::optional<ssl::context> tls_context_;
+  std::vector<net::TlsProbeTarget> tls_targets_;
+  std::vector<std::shared_ptr<net::TlsClientContext>> tls_contexts_;  // one per target
 };
 
 }  // namespace
@@ -325,5 +370,21 @@ class NetworkProber final : public Prober {
 std::shared_ptr<Prober> MakeNetworkProber(const Clock& clock) {
   return std::make_shared<NetworkProber>(clock);
 }
+
+namespace net {
+
+Result<std::shared_ptr<Prober>> MakeTlsAwareProber(const Clock& clock,
+                                                   std::vector<TlsProbeTarget> targets) {
+  std::vector<std::shared_ptr<TlsClientContext>> contexts;
+  for (const TlsProbeTarget& target : targets) {
+    auto context = TlsClientContext::Create(target.tls);
+    if (!context) return std::unexpected(context.error());
+    contexts.push_back(std::move(*context));
+  }
+  return std::shared_ptr<Prober>(
+      std::make_shared<NetworkProber>(clock, std::move(targets), std::move(contexts)));
+}
+
+}  // namespace net
 
 }  // namespace streamgate

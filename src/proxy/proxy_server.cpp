@@ -4,8 +4,10 @@
 //                  workers except the balancer (lock-free Pick) and the read-only options.
 //   ClientSession  one client connection: reads a request header, picks a backend, relays the
 //                  request body and the response through one fixed buffer, then the next request.
+//                  A template over the client stream: plain sockets, or TLS (docs/tls.md).
 //   UpstreamPool   idle kept-alive upstream connections per backend, LIFO; probed before reuse
 //                  unless idle under a second and the request replayable (a stale one is retried).
+//                  A connection to a TLS backend carries its TLS layer with it.
 //
 // Hot path (a GET on kept-alive connections: two reads, two writes): Beast parses headers
 // straight from the read buffers; headers are serialized by hand into one buffer; the response
@@ -38,6 +40,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -58,6 +61,7 @@
 
 #include "net/http_types.hpp"
 #include "net/io_loop.hpp"
+#include "net/tls_context.hpp"
 #include "proxy/cache_policy.hpp"
 #include "proxy/edge_cache.hpp"
 #include "proxy/forwarding.hpp"
@@ -77,6 +81,9 @@ using scaling::BackendHandle;
 using Executor = asio::io_context::executor_type;
 using Socket = asio::basic_stream_socket<tcp, Executor>;
 using Timer = asio::basic_waitable_timer<SteadyClock, asio::wait_traits<SteadyClock>, Executor>;
+// A TLS client connection. ClientSession is a template over the client stream, so the plain
+// path keeps its own types and code (no TLS branch on it).
+using TlsSocket = asio::ssl::stream<Socket>;
 
 // The one buffer a connection's bodies pass through; fixed by design, so memory per connection
 // does not depend on body sizes.
@@ -101,6 +108,8 @@ constexpr std::string_view kForwardedProto = "X-Forwarded-Proto";
 constexpr std::chrono::milliseconds kPooledTrustedIdle{1'000};
 // Upper bound of one send of a cached response (see ServeEntry).
 constexpr std::size_t kMaxCachedSendBytes = 8 * 1024 * 1024;
+// Body bytes up to this join the response header in one write on TLS connections (one record).
+constexpr std::size_t kTlsJoinBytes = 16 * 1024;
 
 // Bump allocation for the header fields of one request and its response. Beast allocates every
 // field (and the target) separately and the parsers are rebuilt per request, so a malloc and a
@@ -198,6 +207,10 @@ struct alignas(64) WorkerCounters {
   std::atomic<std::uint64_t> cache_revalidated{0};
   std::atomic<std::uint64_t> cache_coalesced{0};
   std::atomic<std::uint64_t> cache_stores{0};
+  std::atomic<std::uint64_t> tls_handshakes{0};
+  std::atomic<std::uint64_t> tls_resumed{0};
+  std::atomic<std::uint64_t> tls_handshake_failures{0};
+  std::atomic<std::uint64_t> upstream_tls_failures{0};
 };
 
 // Only the owning worker writes, so a load and a store beat a locked read-modify-write.
@@ -211,9 +224,13 @@ void Bump(std::atomic<std::uint64_t>& counter) {
 
 // Read-only after Start; shared by every worker.
 struct Shared {
-  Shared(ProxyOptions proxy_options, TrustedProxies trusted_proxies,
-         scaling::GlobalLoadBalancer& lb)
+  Shared(
+      ProxyOptions proxy_options, TrustedProxies trusted_proxies, scaling::GlobalLoadBalancer& lb,
+      std::vector<std::shared_ptr<net::TlsServerContext>> listener_tls_contexts,
+      std::unordered_map<std::string, std::shared_ptr<net::TlsClientContext>> backend_tls_contexts)
       : options(std::move(proxy_options)),
+        listener_tls(std::move(listener_tls_contexts)),
+        backend_tls(std::move(backend_tls_contexts)),
         trusted(std::move(trusted_proxies)),
         balancer(lb),
         cache(options.cache_store != nullptr
@@ -223,11 +240,20 @@ struct Shared {
             std::min({options.connect_timeout, options.request_header_timeout, options.idle_timeout,
                       options.upstream_timeout, std::chrono::milliseconds(kLingerTimeout)})) {}
   ProxyOptions options;
+  std::vector<std::shared_ptr<net::TlsServerContext>> listener_tls;  // per listener; null: plain
+  std::unordered_map<std::string, std::shared_ptr<net::TlsClientContext>> backend_tls;  // by id
   TrustedProxies trusted;
   scaling::GlobalLoadBalancer& balancer;
   std::unique_ptr<EdgeCache> cache;  // null: no caching
   // A session's timer fires at most this long after it was armed (ClientSession, "Deadline").
   std::chrono::milliseconds timer_tick;
+
+  // The TLS settings of `backend`, or null for plain HTTP. Asked per new connection only.
+  [[nodiscard]] const net::TlsClientContext* BackendTls(const BackendHandle& backend) const {
+    if (backend_tls.empty()) return nullptr;
+    const auto it = backend_tls.find(backend.id());
+    return it == backend_tls.end() ? nullptr : it->second.get();
+  }
 };
 
 struct UpstreamConnection {
@@ -239,8 +265,31 @@ struct UpstreamConnection {
     buffer.reserve(kRelayBufferBytes + kUpstreamHeaderSlack);
   }
   Socket socket;
+  // Set once a TLS backend's handshake starts; then reads and writes go through it.
+  std::optional<asio::ssl::stream<Socket&>> tls;
   beast::flat_buffer buffer;
   SteadyClock::time_point idle_since{};
+
+  // An AsyncStream over either, so Asio's and Beast's composed operations take the connection
+  // itself: one well-predicted branch per operation on the plain path.
+  using executor_type = Executor;
+  executor_type get_executor() { return socket.get_executor(); }
+  template <typename MutableBuffers, typename Handler>
+  void async_read_some(const MutableBuffers& buffers, Handler&& handler) {
+    if (tls) {
+      tls->async_read_some(buffers, std::forward<Handler>(handler));
+    } else {
+      socket.async_read_some(buffers, std::forward<Handler>(handler));
+    }
+  }
+  template <typename ConstBuffers, typename Handler>
+  void async_write_some(const ConstBuffers& buffers, Handler&& handler) {
+    if (tls) {
+      tls->async_write_some(buffers, std::forward<Handler>(handler));
+    } else {
+      socket.async_write_some(buffers, std::forward<Handler>(handler));
+    }
+  }
 };
 
 // True when the backend has not closed the connection and sent nothing unasked. One syscall;
@@ -467,15 +516,23 @@ class BackgroundRefresh : public std::enable_shared_from_this<BackgroundRefresh>
 };
 
 // One client connection. Everything runs on the worker's single thread: no locks.
-class ClientSession : public std::enable_shared_from_this<ClientSession> {
+// ClientStream: Socket (plain HTTP) or TlsSocket (HTTPS, handshake first).
+template <typename ClientStream>
+class ClientSession : public std::enable_shared_from_this<ClientSession<ClientStream>> {
+  static constexpr bool kTls = std::is_same_v<ClientStream, TlsSocket>;
+  // What X-Forwarded-Proto says upstream.
+  static constexpr std::string_view kForwardedScheme = kTls ? "https" : "http";
+
  public:
-  ClientSession(Socket socket, WorkerContext context)
+  // `stream_args` construct the client stream: a Socket, or a Socket and an ssl::context.
+  template <typename... StreamArgs>
+  explicit ClientSession(WorkerContext context, StreamArgs&&... stream_args)
       : ctx_(context),
         options_(context.shared.options),
-        client_(std::move(socket)),
+        client_(std::forward<StreamArgs>(stream_args)...),
         timer_(ctx_.ioc) {
     error_code ec;
-    const tcp::endpoint peer = client_.remote_endpoint(ec);
+    const tcp::endpoint peer = Lowest().remote_endpoint(ec);
     if (!ec) {
       asio::ip::address address = peer.address();
       if (address.is_v6() && address.to_v6().is_v4_mapped()) {
@@ -497,9 +554,37 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
 
-  void Start() { ReadHeader(); }
+  void Start() {
+    if constexpr (kTls) {
+      // A handshake is bounded like a request header; a failed one gets no answer.
+      SetDeadline(options_.request_header_timeout);
+      client_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](error_code ec) {
+                                if (ec) {
+                                  Bump(self->ctx_.counters.tls_handshake_failures);
+                                  return self->CloseClient();
+                                }
+                                Bump(self->ctx_.counters.tls_handshakes);
+                                if (SSL_session_reused(self->client_.native_handle()) == 1) {
+                                  Bump(self->ctx_.counters.tls_resumed);
+                                }
+                                self->ReadHeader();
+                              });
+    } else {
+      ReadHeader();
+    }
+  }
 
  private:
+  // The TCP socket under the client stream.
+  [[nodiscard]] Socket& Lowest() {
+    if constexpr (kTls) {
+      return client_.next_layer();
+    } else {
+      return client_;
+    }
+  }
+
   // ---- Client request ----------------------------------------------------------------------
 
   void NextRequest() {
@@ -511,7 +596,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     if (client_buffer_.size() > 0) return ReadHeader();
     SetDeadline(options_.idle_timeout);
     client_.async_read_some(client_buffer_.prepare(kIdleReadBytes),
-                            [self = shared_from_this()](error_code ec, std::size_t n) {
+                            [self = this->shared_from_this()](error_code ec, std::size_t n) {
                               self->client_buffer_.commit(n);
                               if (ec) return self->CloseClient();
                               self->ReadHeader();
@@ -548,7 +633,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       if (used == 0) break;
     }
     client_.async_read_some(client_buffer_.prepare(kIdleReadBytes),
-                            [self = shared_from_this()](error_code ec, std::size_t n) {
+                            [self = this->shared_from_this()](error_code ec, std::size_t n) {
                               self->client_buffer_.commit(n);
                               // Closed, reset or timed out: nobody to answer.
                               if (ec) return self->CloseClient();
@@ -669,8 +754,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       return true;
     }
     if (coalesced_) return false;  // waited for one fetch already: fetch now
-    const bool leader =
-        cache.JoinFill(cache_key_, [weak = weak_from_this(), executor = ctx_.ioc.get_executor()] {
+    const bool leader = cache.JoinFill(
+        cache_key_, [weak = this->weak_from_this(), executor = ctx_.ioc.get_executor()] {
           asio::post(executor, [weak] {
             if (auto self = weak.lock()) self->OnFillDone();
           });
@@ -685,7 +770,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     if (!fill_timer_) fill_timer_.emplace(ctx_.ioc);
     waiting_fill_ = true;
     fill_timer_->expires_after(options_.upstream_timeout);
-    fill_timer_->async_wait([self = shared_from_this()](error_code) { self->OnFillDone(); });
+    fill_timer_->async_wait([self = this->shared_from_this()](error_code) { self->OnFillDone(); });
     return true;
   }
 
@@ -711,6 +796,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     if (!cache.JoinFill(cache_key_, [] {})) return;  // a fetch for this key is under way
     auto picked = ctx_.shared.balancer.Pick(Context());
     if (!picked) return cache.FinishFill(cache_key_);
+    // The background fetch speaks plain HTTP only: a TLS backend's entry is revalidated by a
+    // later request in the foreground instead.
+    if (ctx_.shared.BackendTls(*picked) != nullptr) return cache.FinishFill(cache_key_);
     const auto& request = req_parser_->get();
     std::make_shared<BackgroundRefresh>(ctx_, *picked, cache_key_, stale, CopyFields(request),
                                         std::string(request[http::field::host]),
@@ -881,15 +969,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     if (is_head_) body = {};
     serving_ = std::move(entry);
     SetDeadline(options_.idle_timeout);
-    const std::array<asio::const_buffer, 2> buffers = {asio::buffer(out_),
-                                                       asio::buffer(body.data(), body.size())};
+    const asio::const_buffer body_buffer = JoinSmallPiece(asio::buffer(body.data(), body.size()));
+    const std::array<asio::const_buffer, 2> buffers = {asio::buffer(out_), body_buffer};
     // Asio's default completion condition hands the kernel at most 64 KiB per send; a cached
     // body is all in memory, so let each send take as much as the socket buffer will.
     auto large_sends = [](const error_code& ec, std::size_t) -> std::size_t {
       return ec ? 0 : kMaxCachedSendBytes;
     };
     asio::async_write(client_, buffers, large_sends,
-                      [self = shared_from_this()](error_code ec, std::size_t) {
+                      [self = this->shared_from_this()](error_code ec, std::size_t) {
                         self->serving_.reset();
                         if (ec) return self->CloseClient();
                         self->OnExchangeDone();
@@ -984,7 +1072,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The headers this proxy adds, as fields, for Beast's serializer (requests with a body).
   void SetAddedRequestFields(http::request<http::buffer_body, HeaderFields>& request) {
     request.set(kForwardedFor, forwarded_for_);
-    request.set(kForwardedProto, "http");
+    request.set(kForwardedProto, kForwardedScheme);
     request.set(http::field::via, via_);
   }
 
@@ -1014,16 +1102,18 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     const asio::ip::address address = asio::ip::make_address(backend_.address(), ec);
     SetDeadline(options_.connect_timeout);
     if (!ec) {
-      upstream_->socket.async_connect(
-          tcp::endpoint(address, backend_.port()),
-          [self = shared_from_this()](error_code connect_ec) { self->OnConnect(connect_ec); });
+      upstream_->socket.async_connect(tcp::endpoint(address, backend_.port()),
+                                      [self = this->shared_from_this()](error_code connect_ec) {
+                                        self->OnConnect(connect_ec);
+                                      });
       return;
     }
     // A host name: resolve per new connection (pooling makes that rare).
     if (!resolver_) resolver_.emplace(ctx_.ioc);
     resolver_->async_resolve(
         backend_.address(), std::to_string(backend_.port()),
-        [self = shared_from_this()](error_code resolve_ec, tcp::resolver::results_type results) {
+        [self = this->shared_from_this()](error_code resolve_ec,
+                                          tcp::resolver::results_type results) {
           if (resolve_ec) return self->OnConnect(resolve_ec);
           // The deadline cannot cancel a resolve; it is honoured here instead.
           if (self->timed_out_) return self->OnConnect(asio::error::timed_out);
@@ -1041,7 +1131,30 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     Bump(ctx_.counters.upstream_connects);
     error_code ignored;
     upstream_->socket.set_option(tcp::no_delay(true), ignored);
+    if (const net::TlsClientContext* tls = ctx_.shared.BackendTls(backend_)) return Handshake(*tls);
     SendRequestHeader();
+  }
+
+  // TLS to the backend, still within connect_timeout; a failure (verification included) is a
+  // connect failure: nothing was sent, so another backend may be tried.
+  void Handshake(const net::TlsClientContext& tls) {
+    upstream_->tls.emplace(upstream_->socket, tls.context());
+    if (Status prepared = tls.Prepare(upstream_->tls->native_handle(), backend_.address());
+        !prepared) {
+      spdlog::warn("backend '{}': {}", backend_.id(), prepared.error().message());
+      Bump(ctx_.counters.upstream_tls_failures);
+      return AttemptFailed(Failure::kConnect);
+    }
+    upstream_->tls->async_handshake(
+        asio::ssl::stream_base::client, [self = this->shared_from_this()](error_code ec) {
+          if (ec) {
+            spdlog::debug("backend '{}': TLS handshake: {}", self->backend_.id(), ec.message());
+            Bump(self->ctx_.counters.upstream_tls_failures);
+            Bump(self->ctx_.counters.upstream_connect_errors);
+            return self->AttemptFailed(Failure::kConnect);
+          }
+          self->SendRequestHeader();
+        });
   }
 
   void SendRequestHeader() {
@@ -1069,7 +1182,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
         AppendField(field.name_string(), field.value());
       }
       AppendField(kForwardedFor, forwarded_for_);
-      AppendField(kForwardedProto, "http");
+      AppendField(kForwardedProto, kForwardedScheme);
       AppendField("Via", via_);
       if (for_cache && stale_entry_) {
         if (!stale_entry_->etag.empty()) AppendField("If-None-Match", stale_entry_->etag);
@@ -1078,8 +1191,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
         }
       }
       out_.append("\r\n");
-      asio::async_write(upstream_->socket, asio::buffer(out_),
-                        [self = shared_from_this()](error_code ec, std::size_t) {
+      asio::async_write(*upstream_, asio::buffer(out_),
+                        [self = this->shared_from_this()](error_code ec, std::size_t) {
                           if (ec) return self->AttemptFailed(Failure::kBeforeResponse);
                           self->request_sent_ = true;
                           self->ReadResponseHeader();
@@ -1088,8 +1201,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     }
     SetAddedRequestFields(request);
     req_sr_.emplace(request);
-    http::async_write_header(upstream_->socket, *req_sr_,
-                             [self = shared_from_this()](error_code ec, std::size_t) {
+    http::async_write_header(*upstream_, *req_sr_,
+                             [self = this->shared_from_this()](error_code ec, std::size_t) {
                                if (ec) return self->AttemptFailed(Failure::kBeforeResponse);
                                self->StartRequestBody();
                              });
@@ -1114,7 +1227,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       SetDeadline(options_.idle_timeout);
       asio::async_write(client_, asio::buffer(kContinue.data(), kContinue.size()),
-                        [self = shared_from_this()](error_code ec, std::size_t) {
+                        [self = this->shared_from_this()](error_code ec, std::size_t) {
                           if (ec) return self->AbortBoth(/*blame_backend=*/false);
                           self->ReadRequestBody();
                         });
@@ -1131,9 +1244,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     body.data = RelayBuffer();
     body.size = kRelayBufferBytes;
     SetDeadline(options_.idle_timeout);
-    http::async_read_some(
-        client_, client_buffer_, *req_parser_,
-        [self = shared_from_this()](error_code ec, std::size_t) { self->OnRequestBodyRead(ec); });
+    http::async_read_some(client_, client_buffer_, *req_parser_,
+                          [self = this->shared_from_this()](error_code ec, std::size_t) {
+                            self->OnRequestBodyRead(ec);
+                          });
   }
 
   void OnRequestBodyRead(error_code ec) {
@@ -1156,8 +1270,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     body.size = n;
     body.more = !done;
     SetDeadline(options_.upstream_timeout);
-    http::async_write(upstream_->socket, *req_sr_,
-                      [self = shared_from_this()](error_code write_ec, std::size_t) {
+    http::async_write(*upstream_, *req_sr_,
+                      [self = this->shared_from_this()](error_code write_ec, std::size_t) {
                         if (write_ec == http::error::need_buffer) write_ec = {};
                         if (write_ec) return self->AttemptFailed(Failure::kBeforeResponse);
                         if (self->req_sr_->is_done()) {
@@ -1191,9 +1305,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       if (ec || res_parser_->is_header_done()) return OnResponseHeader(ec);
       if (used == 0) break;
     }
-    upstream_->socket.async_read_some(
+    upstream_->async_read_some(
         buffer.prepare(std::max<std::size_t>(512, buffer.capacity() - buffer.size())),
-        [self = shared_from_this()](error_code ec, std::size_t n) {
+        [self = this->shared_from_this()](error_code ec, std::size_t n) {
           self->upstream_->buffer.commit(n);
           if (ec) return self->OnResponseHeader(ec);
           self->ParseResponseHeader();
@@ -1312,15 +1426,17 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     if (client_version_ == 11 && !keep_alive) AppendField("Connection", "close");
     if (client_version_ == 10 && keep_alive) AppendField("Connection", "keep-alive");
     out_.append("\r\n");
-    const std::array<asio::const_buffer, 2> buffers = {asio::buffer(out_), first_piece};
-    asio::async_write(
-        client_, buffers,
-        [self = shared_from_this(), done, consume_after_write](error_code write_ec, std::size_t) {
-          if (write_ec) return self->AbortBoth(/*blame_backend=*/false);
-          if (done) return self->OnExchangeDone();
-          if (consume_after_write > 0) self->upstream_->buffer.consume(consume_after_write);
-          self->ReadResponseBody();
-        });
+    const asio::const_buffer rest = JoinSmallPiece(first_piece);  // may grow out_: first
+    const std::array<asio::const_buffer, 2> buffers = {asio::buffer(out_), rest};
+    asio::async_write(client_, buffers,
+                      [self = this->shared_from_this(), done, consume_after_write](
+                          error_code write_ec, std::size_t) {
+                        if (write_ec) return self->AbortBoth(/*blame_backend=*/false);
+                        if (done) return self->OnExchangeDone();
+                        if (consume_after_write > 0)
+                          self->upstream_->buffer.consume(consume_after_write);
+                        self->ReadResponseBody();
+                      });
   }
 
   // Feeds body bytes already buffered from the upstream through the parser into the relay
@@ -1373,19 +1489,20 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       SetDeadline(options_.upstream_timeout);
       const auto want =
           static_cast<std::size_t>(std::min<std::uint64_t>(kRelayBufferBytes, body_remaining_));
-      upstream_->socket.async_read_some(asio::buffer(RelayBuffer(), want),
-                                        [self = shared_from_this()](error_code ec, std::size_t n) {
-                                          self->OnDirectBodyRead(ec, n);
-                                        });
+      upstream_->async_read_some(asio::buffer(RelayBuffer(), want),
+                                 [self = this->shared_from_this()](error_code ec, std::size_t n) {
+                                   self->OnDirectBodyRead(ec, n);
+                                 });
       return;
     }
     auto& body = res_parser_->get().body();
     body.data = RelayBuffer();
     body.size = kRelayBufferBytes;
     SetDeadline(options_.upstream_timeout);
-    http::async_read_some(
-        upstream_->socket, upstream_->buffer, *res_parser_,
-        [self = shared_from_this()](error_code ec, std::size_t) { self->OnResponseBodyRead(ec); });
+    http::async_read_some(*upstream_, upstream_->buffer, *res_parser_,
+                          [self = this->shared_from_this()](error_code ec, std::size_t) {
+                            self->OnResponseBodyRead(ec);
+                          });
   }
 
   void OnResponseBodyRead(error_code ec) {
@@ -1432,7 +1549,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   void WriteRawBody(std::size_t n, bool done) {
     asio::async_write(client_, asio::buffer(RelayBuffer(), n),
-                      [self = shared_from_this(), done](error_code write_ec, std::size_t) {
+                      [self = this->shared_from_this(), done](error_code write_ec, std::size_t) {
                         if (write_ec) return self->AbortBoth(/*blame_backend=*/false);
                         if (done) return self->OnExchangeDone();
                         self->ReadResponseBody();
@@ -1441,7 +1558,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   void WriteSerializedBody() {
     http::async_write(client_, *res_sr_,
-                      [self = shared_from_this()](error_code write_ec, std::size_t) {
+                      [self = this->shared_from_this()](error_code write_ec, std::size_t) {
                         if (write_ec == http::error::need_buffer) write_ec = {};
                         if (write_ec) return self->AbortBoth(/*blame_backend=*/false);
                         if (self->res_sr_->is_done()) return self->OnExchangeDone();
@@ -1567,22 +1684,24 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     response.prepare_payload();
     if (is_head_) response.body().clear();  // Content-Length still tells the GET size
     SetDeadline(options_.idle_timeout);
-    http::async_write(client_, response, [self = shared_from_this()](error_code ec, std::size_t) {
-      if (ec) return self->CloseClient();
-      self->LingerClose();
-    });
+    http::async_write(client_, response,
+                      [self = this->shared_from_this()](error_code ec, std::size_t) {
+                        if (ec) return self->CloseClient();
+                        self->LingerClose();
+                      });
   }
 
   void LingerClose() {
+    if constexpr (kTls) return ShutdownTls();
     error_code ignored;
-    client_.shutdown(tcp::socket::shutdown_send, ignored);
+    Lowest().shutdown(tcp::socket::shutdown_send, ignored);
     SetDeadline(kLingerTimeout);
     Drain();
   }
 
   void Drain() {
     client_.async_read_some(asio::buffer(RelayBuffer(), kRelayBufferBytes),
-                            [self = shared_from_this()](error_code ec, std::size_t n) {
+                            [self = this->shared_from_this()](error_code ec, std::size_t n) {
                               self->drained_ += n;
                               if (ec || self->drained_ > kLingerMaxBytes) {
                                 return self->CloseClient();
@@ -1592,9 +1711,18 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   }
 
   void CloseClientGracefully() {
+    if constexpr (kTls) return ShutdownTls();
     error_code ignored;
-    client_.shutdown(tcp::socket::shutdown_send, ignored);
+    Lowest().shutdown(tcp::socket::shutdown_send, ignored);
     CloseClient();
+  }
+
+  // TLS: close_notify first. Without it OpenSSL-based clients take the close for a truncation
+  // and drop the session (no resumption). Waits for the client's close_notify or EOF (bytes it
+  // still sends are discarded), at most kLingerTimeout.
+  void ShutdownTls() {
+    SetDeadline(kLingerTimeout);
+    client_.async_shutdown([self = this->shared_from_this()](error_code) { self->CloseClient(); });
   }
 
   void CloseClient() {
@@ -1602,8 +1730,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     tee_ = false;
     EndFill();
     error_code ignored;
-    client_.shutdown(tcp::socket::shutdown_both, ignored);
-    client_.close(ignored);
+    Lowest().shutdown(tcp::socket::shutdown_both, ignored);
+    Lowest().close(ignored);
     DropUpstream();
   }
 
@@ -1624,7 +1752,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     timer_armed_ = true;
     timer_.expires_at(std::min(deadline_, now + ctx_.shared.timer_tick));
     // Weak: a closed session must not wait for its timer to go away.
-    timer_.async_wait([weak = weak_from_this()](error_code ec) {
+    timer_.async_wait([weak = this->weak_from_this()](error_code ec) {
       if (ec) return;
       if (auto self = weak.lock()) self->OnTimer();
     });
@@ -1638,8 +1766,20 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // The pending operation completes with operation_aborted; timed_out_ tells why.
     timed_out_ = true;
     error_code ignored;
-    client_.cancel(ignored);
+    Lowest().cancel(ignored);
     if (upstream_) upstream_->socket.cancel(ignored);
+  }
+
+  // Over TLS every buffer of a sequence becomes its own record and send: a small body piece
+  // joins the header in out_ (a copy is cheap next to the encryption) so it leaves in one.
+  [[nodiscard]] asio::const_buffer JoinSmallPiece(asio::const_buffer piece) {
+    if constexpr (kTls) {
+      if (piece.size() > 0 && piece.size() <= kTlsJoinBytes) {
+        out_.append(static_cast<const char*>(piece.data()), piece.size());
+        return {};
+      }
+    }
+    return piece;
   }
 
   [[nodiscard]] char* RelayBuffer() {
@@ -1649,7 +1789,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   WorkerContext ctx_;
   const ProxyOptions& options_;
-  Socket client_;
+  ClientStream client_;
   beast::flat_buffer client_buffer_;
   Timer timer_;
   SteadyClock::time_point deadline_{};
@@ -1748,8 +1888,9 @@ class Worker {
 
   // Binds `endpoint` (port 0 is only passed to the first worker); returns the bound port.
   [[nodiscard]] Result<std::uint16_t> Listen(const tcp::endpoint& endpoint,
-                                             const std::string& where) {
+                                             const std::string& where, net::TlsServerContext* tls) {
     acceptors_.emplace_back(ioc_);
+    acceptor_tls_.push_back(tls);
     tcp::acceptor& acceptor = acceptors_.back();
     error_code ec;
     acceptor.open(endpoint.protocol(), ec);
@@ -1767,7 +1908,7 @@ class Worker {
   }
 
   void Run() {
-    for (tcp::acceptor& acceptor : acceptors_) Accept(acceptor);
+    for (std::size_t i = 0; i < acceptors_.size(); ++i) Accept(acceptors_[i], acceptor_tls_[i]);
     ScheduleSweep();
     thread_ = std::thread([this] { net::RunIoLoop(ioc_, "proxy"); });
   }
@@ -1778,24 +1919,28 @@ class Worker {
   }
 
  private:
-  void Accept(tcp::acceptor& acceptor) {
-    acceptor.async_accept(ioc_, [this, &acceptor](error_code ec, Socket socket) {
+  void Accept(tcp::acceptor& acceptor, net::TlsServerContext* tls) {
+    acceptor.async_accept(ioc_, [this, &acceptor, tls](error_code ec, Socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
       if (ec) {
         // Typically EMFILE/ENFILE: back off instead of spinning on a failing accept.
         spdlog::warn("proxy accept: {}", ec.message());
         accept_retry_timer_.expires_after(kAcceptRetryDelay);
-        accept_retry_timer_.async_wait([this, &acceptor](error_code wait_ec) {
-          if (!wait_ec) Accept(acceptor);
+        accept_retry_timer_.async_wait([this, &acceptor, tls](error_code wait_ec) {
+          if (!wait_ec) Accept(acceptor, tls);
         });
         return;
       }
       error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<ClientSession>(std::move(socket),
-                                      WorkerContext{shared_, ioc_, pool_, counters_})
-          ->Start();
-      Accept(acceptor);
+      const WorkerContext context{shared_, ioc_, pool_, counters_};
+      if (tls == nullptr) {
+        std::make_shared<ClientSession<Socket>>(context, std::move(socket))->Start();
+      } else {
+        std::make_shared<ClientSession<TlsSocket>>(context, std::move(socket), tls->context())
+            ->Start();
+      }
+      Accept(acceptor, tls);
     });
   }
 
@@ -1815,7 +1960,8 @@ class Worker {
   // sockets of ioc_ and therefore goes first.
   asio::io_context ioc_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
-  std::deque<tcp::acceptor> acceptors_;  // stable addresses: handlers hold references
+  std::deque<tcp::acceptor> acceptors_;               // stable addresses: handlers hold references
+  std::vector<net::TlsServerContext*> acceptor_tls_;  // per acceptor; null: plain HTTP
   asio::steady_timer accept_retry_timer_;
   asio::steady_timer sweep_timer_;
   UpstreamPool pool_;
@@ -1824,9 +1970,12 @@ class Worker {
 
 class ProxyServerImpl final : public ProxyServer {
  public:
-  ProxyServerImpl(ProxyOptions options, TrustedProxies trusted,
-                  scaling::GlobalLoadBalancer& balancer)
-      : shared_(std::move(options), std::move(trusted), balancer) {}
+  ProxyServerImpl(
+      ProxyOptions options, TrustedProxies trusted, scaling::GlobalLoadBalancer& balancer,
+      std::vector<std::shared_ptr<net::TlsServerContext>> listener_tls,
+      std::unordered_map<std::string, std::shared_ptr<net::TlsClientContext>> backend_tls)
+      : shared_(std::move(options), std::move(trusted), balancer, std::move(listener_tls),
+                std::move(backend_tls)) {}
   ~ProxyServerImpl() override { Stop(); }
   ProxyServerImpl(const ProxyServerImpl&) = delete;
   ProxyServerImpl& operator=(const ProxyServerImpl&) = delete;
@@ -1841,7 +1990,9 @@ class ProxyServerImpl final : public ProxyServer {
       counters_.push_back(std::make_unique<WorkerCounters>());
       workers_.push_back(std::make_unique<Worker>(shared_, *counters_.back()));
     }
-    for (const ListenerOptions& listener : options.listeners) {
+    for (std::size_t l = 0; l < options.listeners.size(); ++l) {
+      const ListenerOptions& listener = options.listeners[l];
+      net::TlsServerContext* tls = shared_.listener_tls[l].get();
       error_code ec;
       const asio::ip::address address = asio::ip::make_address(listener.host, ec);
       if (ec) {
@@ -1851,7 +2002,7 @@ class ProxyServerImpl final : public ProxyServer {
       std::uint16_t port = listener.port;
       for (auto& worker : workers_) {
         const std::string where = listener.name + " " + listener.host + ":" + std::to_string(port);
-        auto bound = worker->Listen(tcp::endpoint(address, port), where);
+        auto bound = worker->Listen(tcp::endpoint(address, port), where, tls);
         if (!bound) return std::unexpected(bound.error());
         port = *bound;  // port 0: the first worker picked one; the others join it
       }
@@ -1909,6 +2060,10 @@ class ProxyServerImpl final : public ProxyServer {
       stats.cache_revalidated += Read(c.cache_revalidated);
       stats.cache_coalesced += Read(c.cache_coalesced);
       stats.cache_stores += Read(c.cache_stores);
+      stats.tls_handshakes += Read(c.tls_handshakes);
+      stats.tls_resumed += Read(c.tls_resumed);
+      stats.tls_handshake_failures += Read(c.tls_handshake_failures);
+      stats.upstream_tls_failures += Read(c.upstream_tls_failures);
     }
     stats.connections_active =
         stats.connections_accepted > closed ? stats.connections_accepted - closed : 0;
@@ -1936,9 +2091,34 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::Start(ProxyOptions options,
   }
   auto trusted = TrustedProxies::Parse(options.trusted_proxies);
   if (!trusted) return std::unexpected(trusted.error());
+  // TLS files are loaded once here; a bad one fails the start with the file named.
+  std::vector<std::shared_ptr<net::TlsServerContext>> listener_tls;
+  for (const ListenerOptions& listener : options.listeners) {
+    if (!listener.tls) {
+      listener_tls.push_back(nullptr);
+      continue;
+    }
+    auto context = net::TlsServerContext::Create(*listener.tls);
+    if (!context) {
+      return MakeError(context.error().code(),
+                       "listener '" + listener.name + "': " + context.error().message());
+    }
+    listener_tls.push_back(std::move(*context));
+  }
+  std::unordered_map<std::string, std::shared_ptr<net::TlsClientContext>> backend_tls;
+  for (const auto& [id, tls] : options.backend_tls) {
+    if (!tls.enabled) continue;
+    auto context = net::TlsClientContext::Create(tls);
+    if (!context) {
+      return MakeError(context.error().code(),
+                       "backend '" + id + "': " + context.error().message());
+    }
+    backend_tls.emplace(id, std::move(*context));
+  }
   try {
     auto server =
-        std::make_unique<ProxyServerImpl>(std::move(options), std::move(*trusted), balancer);
+        std::make_unique<ProxyServerImpl>(std::move(options), std::move(*trusted), balancer,
+                                          std::move(listener_tls), std::move(backend_tls));
     if (Status listening = server->Listen(); !listening) {
       return std::unexpected(listening.error());
     }
@@ -1996,6 +2176,15 @@ std::vector<ProxyMetricSample> ProxyMetricSamples(const ProxyStats& s) {
        s.cache_coalesced},
       {"streamgate_proxy_cache_stores_total", "Origin responses stored in the edge cache.", true,
        "", "", s.cache_stores},
+      {"streamgate_proxy_tls_handshakes_total", "Client TLS handshakes completed.", true, "", "",
+       s.tls_handshakes},
+      {"streamgate_proxy_tls_resumed_total", "Client TLS handshakes that resumed a session.", true,
+       "", "", s.tls_resumed},
+      {"streamgate_proxy_tls_handshake_failures_total", "Client TLS handshakes that failed.", true,
+       "", "", s.tls_handshake_failures},
+      {"streamgate_proxy_upstream_tls_failures_total",
+       "Upstream TLS handshakes that failed (verification included).", true, "", "",
+       s.upstream_tls_failures},
   };
 }
 

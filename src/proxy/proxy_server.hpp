@@ -24,13 +24,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "proxy/edge_cache.hpp"
 #include "streamgate/cdn/object_store.hpp"
 #include "streamgate/common/error.hpp"
+#include "streamgate/net/tls.hpp"
 #include "streamgate/scaling/load_balancer.hpp"
 
 namespace streamgate::proxy {
@@ -39,6 +42,9 @@ struct ListenerOptions {
   std::string name = "public";
   std::string host = "127.0.0.1";  // an IP address
   std::uint16_t port = 0;          // 0 picks a free port; see ProxyServer::port()
+  // Set: HTTPS. The handshake must finish within request_header_timeout; requests from TLS
+  // clients go upstream with X-Forwarded-Proto: https.
+  std::optional<net::TlsServerOptions> tls{};
 };
 
 struct ProxyOptions {
@@ -58,6 +64,10 @@ struct ProxyOptions {
   // outlive the server; null turns caching off. See "Edge cache" in proxy_server.cpp.
   cdn::ObjectStore* cache_store = nullptr;
   EdgeCacheOptions cache;
+  // TLS towards backends, by backend id (enabled ones only count). A new upstream connection
+  // handshakes within connect_timeout; a failed handshake or verification is a connect failure
+  // (retried on another backend). Pooled TLS connections are reused like plain ones.
+  std::unordered_map<std::string, net::TlsClientOptions> backend_tls;
 };
 
 // Counters since Start (gauges say so). Summed over threads when read.
@@ -88,6 +98,11 @@ struct ProxyStats {
   std::uint64_t cache_revalidated = 0;  // the origin answered 304 to a conditional request
   std::uint64_t cache_coalesced = 0;    // requests that waited for another request's fetch
   std::uint64_t cache_stores = 0;       // responses stored
+  // TLS.
+  std::uint64_t tls_handshakes = 0;          // client handshakes completed
+  std::uint64_t tls_resumed = 0;             // of which resumed a session (ticket or id)
+  std::uint64_t tls_handshake_failures = 0;  // client handshakes failed or timed out
+  std::uint64_t upstream_tls_failures = 0;   // upstream handshakes failed (incl. verification)
 };
 
 // One Prometheus sample of ProxyStats, for the /metrics writer (kept free of the metrics lib).
@@ -106,7 +121,8 @@ struct ProxyMetricSample {
 class ProxyServer {
  public:
   // Binds every listener on every thread and starts serving. `balancer` must outlive the
-  // server. Errors: invalid options (no listener, bad host or trusted proxy), bind failures.
+  // server. Errors: invalid options (no listener, bad host or trusted proxy), bind failures,
+  // TLS files that cannot be loaded (the message names the file).
   [[nodiscard]] static Result<std::unique_ptr<ProxyServer>> Start(
       ProxyOptions options, scaling::GlobalLoadBalancer& balancer);
   virtual ~ProxyServer();

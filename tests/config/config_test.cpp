@@ -999,6 +999,77 @@ TEST(DisasterRecoveryConfigTest, RelativePathsAreRelativeToTheConfigFile) {
   EXPECT_THAT(dr.plans[0].plan.excludes, ElementsAre("www/x"));  // entry paths, not files
 }
 
+TEST(DisasterRecoveryConfigTest, SecondaryRepositoryIsAnotherRegionsCopy) {
+  const Config config = ParseOk(Yaml({
+      "disaster_recovery:",
+      "  plans:",
+      "    - id: site",
+      "      sources: [/srv/www]",
+      "      repository: /var/backups/site",
+      "      secondary_region: eu-west-1",
+      "      secondary_repository: s3://backups-eu/site",
+      "    - {id: db, sources: [/srv/db], repository: r}",
+  }));
+  ASSERT_THAT(config.disaster_recovery->plans, SizeIs(2));
+  EXPECT_EQ(config.disaster_recovery->plans[0].plan.secondary_repository, "s3://backups-eu/site");
+  EXPECT_EQ(config.disaster_recovery->plans[0].secondary_repository_line, 7);
+  EXPECT_TRUE(config.disaster_recovery->plans[1].plan.secondary_repository.empty());
+}
+
+TEST(DisasterRecoveryConfigErrorTest, SecondaryRepositoryMustDifferAndNameItsRegion) {
+  EXPECT_THAT(
+      ParseErrors(Yaml({
+          "disaster_recovery:",                                // 1
+          "  plans:",                                          // 2
+          "    - id: same",                                    // 3
+          "      sources: [/srv]",                             // 4
+          "      repository: backups/site",                    // 5
+          "      secondary_region: eu-west-1",                 // 6
+          "      secondary_repository: ./backups/x/../site/",  // 7
+          "    - id: regionless",                              // 8
+          "      sources: [/srv]",                             // 9
+          "      repository: s3://us/site",                    // 10
+          "      secondary_repository: s3://eu/site",          // 11
+          "    - id: empty",                                   // 12
+          "      sources: [/srv]",                             // 13
+          "      repository: /r",                              // 14
+          "      secondary_repository: ''",                    // 15
+          "    - {id: url, sources: [/s], repository: 's3://b/p', "
+          "secondary_region: eu, secondary_repository: 's3://b/p/'}",  // 16
+      })),
+      ElementsAre(Issue(7,
+                        "disaster_recovery.plans[0].secondary_repository: must differ from "
+                        "repository 'backups/site'"),
+                  Issue(11,
+                        "disaster_recovery.plans[1].secondary_repository: needs a "
+                        "secondary_region (the region the copy lives in)"),
+                  Issue(15, "disaster_recovery.plans[2].secondary_repository: must not be empty"),
+                  Issue(16,
+                        "disaster_recovery.plans[3].secondary_repository: must differ from "
+                        "repository 's3://b/p'")));
+}
+
+TEST(DisasterRecoveryConfigTest, SecondaryPathsAreResolvedButUrlsAreKept) {
+  const TempFile file(Yaml({
+      "disaster_recovery:",
+      "  plans:",
+      "    - {id: a, sources: [/src], repository: backups/a, secondary_region: eu,",
+      "       secondary_repository: ../copies/a}",
+      "    - {id: b, sources: [/src], repository: 's3://us-bucket/b', secondary_region: eu,",
+      "       secondary_repository: 's3://eu-bucket/b'}",
+  }));
+  auto result = LoadConfigFile(file.path());
+  ASSERT_TRUE(result.has_value()) << result.error().front().ToString();
+  const std::filesystem::path dir = file.path().parent_path();
+  const DisasterRecoveryConfig& dr = *result->disaster_recovery;
+  ASSERT_THAT(dr.plans, SizeIs(2));
+  EXPECT_EQ(dr.plans[0].plan.repository, (dir / "backups/a").lexically_normal().string());
+  EXPECT_EQ(dr.plans[0].plan.secondary_repository,
+            (dir / "../copies/a").lexically_normal().string());
+  EXPECT_EQ(dr.plans[1].plan.repository, "s3://us-bucket/b");
+  EXPECT_EQ(dr.plans[1].plan.secondary_repository, "s3://eu-bucket/b");
+}
+
 TEST(DisasterRecoveryConfigTest, ExampleFileHasADemoPlan) {
   auto result = LoadConfigFile(ExampleConfigPath());
   ASSERT_TRUE(result.has_value()) << result.error().front().ToString();
@@ -1013,6 +1084,9 @@ TEST(DisasterRecoveryConfigTest, ExampleFileHasADemoPlan) {
   const std::filesystem::path root = std::filesystem::path(STREAMGATE_SOURCE_DIR);
   EXPECT_THAT(plan.sources, ElementsAre((root / "build/demo/site").lexically_normal().string()));
   EXPECT_EQ(plan.repository, (root / "build/demo/backups/site").lexically_normal().string());
+  // The demo's "other region": a second local directory next to the first.
+  EXPECT_EQ(plan.secondary_repository,
+            (root / "build/demo/backups/site-eu-west-1").lexically_normal().string());
 }
 
 // ---- files ---------------------------------------------------------------------------------
