@@ -13,6 +13,7 @@
 
 #include "admin/backend_routes.hpp"
 #include "admin/cdn_routes.hpp"
+#include "admin/dashboard_routes.hpp"
 #include "admin/dr_routes.hpp"
 #include "admin/json_http.hpp"
 #include "admin/region_routes.hpp"
@@ -33,7 +34,9 @@ std::string Sha256(std::string_view text) {
 AdminApi::AdminApi(scaling::MultiRegionManager& regions) : AdminApi(regions, AdminApiOptions{}) {}
 
 AdminApi::AdminApi(scaling::MultiRegionManager& regions, AdminApiOptions options)
-    : protect_reads_(options.protect_reads), on_change_(std::move(options.on_change)) {
+    : protect_reads_(options.protect_reads),
+      dashboard_(options.dashboard != nullptr),
+      on_change_(std::move(options.on_change)) {
   if (!options.token.empty()) {
     token_digest_ = Sha256(options.token);
     if (token_digest_.empty()) throw std::runtime_error("admin api: SHA-256 unavailable");
@@ -49,6 +52,7 @@ AdminApi::AdminApi(scaling::MultiRegionManager& regions, AdminApiOptions options
   router_.Add(BackendRoutes(options.load_balancer));
   router_.Add(CdnRoutes(options.cdn));
   router_.Add(DisasterRecoveryRoutes(options.disaster_recovery));
+  if (options.dashboard != nullptr) router_.Add(DashboardRoutes(options.dashboard));
   collectors_.emplace_back(
       [&regions](metrics::PrometheusWriter& out) { WriteRegionMetrics(regions, out); });
   if (options.load_balancer != nullptr) {
@@ -74,10 +78,10 @@ net::HttpResponse AdminApi::Handle(const net::HttpRequest& request) const {
   // a bug), so nothing escapes; the detail goes to the log, not to the client.
   try {
     if (!Authorized(request)) {
-      net::HttpResponse response = ErrorResponse(
-          401, "unauthenticated",
-          "this call needs the admin token: send \"Authorization: Bearer <token>\" "
-          "(streamgatectl --token or STREAMGATE_ADMIN_TOKEN)");
+      net::HttpResponse response =
+          ErrorResponse(401, "unauthenticated",
+                        "this call needs the admin token: send \"Authorization: Bearer <token>\" "
+                        "(streamgatectl --token or STREAMGATE_ADMIN_TOKEN)");
       response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"streamgate\"");
       return response;
     }
@@ -120,6 +124,8 @@ bool AdminApi::Authorized(const net::HttpRequest& request) const {
   if (token_digest_.empty()) return true;
   const bool reads = request.method == "GET" || request.method == "HEAD";
   if (request.path == "/healthz" || (reads && !protect_reads_)) return true;
+  // The dashboard's page asks for the token itself; its files hold no figures.
+  if (reads && dashboard_ && IsDashboardAssetPath(request.path)) return true;
   const std::optional<std::string_view> header = request.Header("Authorization");
   constexpr std::string_view kScheme = "Bearer ";
   if (!header || header->size() <= kScheme.size()) return false;

@@ -28,6 +28,8 @@
 //   POST /api/v1/cdn/prefetch {"urls": [..]} 200 per-URL results
 //   /api/v1/dr/...                           disaster recovery plans, backups, restores and
 //                                            recovery tests (see dr_routes.hpp)
+//   GET  /, /dashboard/{file}                the live dashboard's page (no token needed) and
+//   GET  /api/v1/dashboard/history           its samples, with AdminApiOptions::dashboard
 // Without a load balancer the backend and lb routes answer 404 "load balancer not configured";
 // without a CDN manager the cdn routes answer 404 "cdn not configured" (see cdn_routes.hpp);
 // without a DisasterRecoveryManager the dr routes answer 404 "disaster recovery not configured".
@@ -56,6 +58,8 @@
 
 namespace streamgate::admin {
 
+class DashboardHistory;  // admin/dashboard_routes.hpp
+
 // Optional collaborators. A plain struct so the daemon can name what it passes and later
 // features (cache, backups) add a field without another constructor.
 struct AdminApiOptions {
@@ -76,6 +80,10 @@ struct AdminApiOptions {
   bool protect_reads = false;
   // Called after every state-changing call that succeeded (2xx), e.g. to persist the change.
   std::function<void(const net::HttpRequest&)> on_change;
+  // Serves the live dashboard at / (files built into the binary, readable without the token)
+  // and this history at /api/v1/dashboard/history (see dashboard_routes.hpp); must outlive the
+  // API. Null: no dashboard.
+  const DashboardHistory* dashboard = nullptr;
 };
 
 class AdminApi {
@@ -89,6 +97,10 @@ class AdminApi {
 
   // Never throws: a failure inside a handler becomes a 500 JSON error.
   [[nodiscard]] net::HttpResponse Handle(const net::HttpRequest& request) const;
+  // (method, pattern) of every route served; docs/openapi.yaml is checked against it.
+  [[nodiscard]] std::vector<std::pair<std::string, std::string>> Routes() const {
+    return router_.Routes();
+  }
 
  private:
   // Features add a route table in the constructor and, for /metrics, a collector.
@@ -100,6 +112,7 @@ class AdminApi {
   // SHA-256 of the token, so the comparison takes the same time whatever the guess's length.
   std::string token_digest_;  // empty: no token
   bool protect_reads_ = false;
+  bool dashboard_ = false;  // serves the dashboard's files, which need no token
   std::function<void(const net::HttpRequest&)> on_change_;
   std::vector<MetricsCollector> collectors_;
   Router router_;

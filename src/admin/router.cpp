@@ -45,8 +45,15 @@ void PathParams::Set(std::string_view name, std::string_view value) {
 
 void Router::Add(Route route) {
   routes_.push_back(CompiledRoute{.method = std::move(route.method),
+                                  .pattern = route.pattern,
                                   .segments = Compile(route.pattern),
                                   .handler = std::move(route.handler)});
+}
+
+std::vector<std::pair<std::string, std::string>> Router::Routes() const {
+  std::vector<std::pair<std::string, std::string>> routes;
+  for (const CompiledRoute& route : routes_) routes.emplace_back(route.method, route.pattern);
+  return routes;
 }
 
 void Router::Add(std::vector<Route> routes) {

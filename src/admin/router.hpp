@@ -56,6 +56,8 @@ class Router {
   // Runs the first matching route, or answers 404 / 405 itself. Exceptions from handlers pass
   // through; the caller (AdminApi::Handle) turns them into 500.
   [[nodiscard]] net::HttpResponse Dispatch(const net::HttpRequest& request) const;
+  // (method, pattern) of every route, in the order added: what the API serves, for its docs.
+  [[nodiscard]] std::vector<std::pair<std::string, std::string>> Routes() const;
 
  private:
   struct Segment {
@@ -65,6 +67,7 @@ class Router {
   };
   struct CompiledRoute {
     std::string method;
+    std::string pattern;
     std::vector<Segment> segments;
     RouteHandler handler;
   };

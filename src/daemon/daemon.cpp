@@ -3,8 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <condition_variable>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -14,12 +14,14 @@
 #include <vector>
 
 #include "admin/admin_api.hpp"
+#include "admin/dashboard_routes.hpp"
 #include "daemon/admin_token.hpp"
 #include "daemon/runtime_state.hpp"
 #include "metrics/prometheus.hpp"
 #include "net/http_server.hpp"
 #include "proxy/proxy_server.hpp"
 #include "streamgate/geo/geo_locator.hpp"
+#include "streamgate/net/tls.hpp"
 
 namespace streamgate::daemon {
 namespace {
@@ -46,6 +48,12 @@ proxy::ProxyOptions ProxyOptionsFrom(const config::Config& config, scaling::CDNM
   proxy::ProxyOptions options;
   for (const config::ListenerConfig& listener : config.listeners) {
     options.listeners.push_back({listener.name, listener.listen.host, listener.listen.port});
+    if (listener.tls) options.listeners.back().tls = listener.tls->options;
+  }
+  for (const config::BackendConfig& backend : config.backends) {
+    if (backend.tls && backend.tls->options.enabled) {
+      options.backend_tls[backend.id] = backend.tls->options;
+    }
   }
   options.threads = config.proxy.threads;
   options.connect_timeout = config.proxy.connect_timeout;
@@ -129,6 +137,9 @@ class DaemonImpl final : public Daemon {
     }
     admin_api_options.cdn = cdn_.get();
     admin_api_options.disaster_recovery = dr_.get();
+    dashboard_ =
+        std::make_unique<admin::DashboardHistory>(&regions_, balancer_.get(), cdn_.get(), clock_);
+    admin_api_options.dashboard = dashboard_.get();
     if (proxy_) {
       admin_api_options.extra_metrics = [this](metrics::PrometheusWriter& out) {
         WriteProxyMetrics(proxy_->stats(), out);
@@ -169,6 +180,10 @@ class DaemonImpl final : public Daemon {
         });
       });
     }
+    // The dashboard's history: a sample now, then every interval (admin/dashboard_routes.hpp).
+    schedulers_.emplace_back([this, first = clock_.Now()] {
+      RunPeriodically(first, dashboard_->options().interval, [this] { dashboard_->Record(); });
+    });
     if (dr_) {
       schedulers_.emplace_back([this, test_interval = config.disaster_recovery->test_interval] {
         RunBackups(test_interval);
@@ -208,6 +223,23 @@ class DaemonImpl final : public Daemon {
   Status StartBalancer(const config::Config& config) {
     scaling::LoadBalancerDependencies deps;
     deps.prober = prober_;
+    // TLS backends are probed over TLS with their own settings (unless a test injected a prober).
+    if (deps_.prober == nullptr) {
+      std::vector<net::TlsProbeTarget> tls_targets;
+      for (const config::BackendConfig& bc : config.backends) {
+        if (bc.tls && bc.tls->options.enabled && !bc.tcp_check) {
+          tls_targets.push_back({bc.address, bc.port, bc.tls->options});
+        }
+      }
+      if (!tls_targets.empty()) {
+        auto tls_prober = net::MakeTlsAwareProber(clock_, std::move(tls_targets));
+        if (!tls_prober) {
+          return MakeError(tls_prober.error().code(),
+                           fmt::format("backend health checks: {}", tls_prober.error().message()));
+        }
+        deps.prober = std::move(*tls_prober);
+      }
+    }
     deps.clock = &clock_;
     deps.random = deps_.random != nullptr ? deps_.random : MakeSystemRandom();
     if (!config.load_balancer.geoip_database.empty()) {
@@ -319,8 +351,10 @@ class DaemonImpl final : public Daemon {
   // on this thread, and a recovery test of each active plan every `test_interval` (0: never;
   // the first one test_interval after the plan is first seen). Plans created through the admin
   // API are picked up on the next tick. A failed backup is retried after kRetryDelay (or the
-  // plan's interval, if shorter) rather than on every tick. Stop is checked between plans, so
-  // it waits for the backup or test in progress only.
+  // plan's interval, if shorter) rather than on every tick. A plan with a secondary repository
+  // is copied there after each backup (by the manager); a copy that failed, or points from before
+  // a restart, are copied again when ShouldCopy says so (a minute after a failure). Stop is
+  // checked between plans, so it waits for the backup, copy or test in progress only.
   void RunBackups(std::chrono::seconds test_interval) {
     static constexpr std::chrono::seconds kRetryDelay{60};
     struct Schedule {
@@ -346,6 +380,9 @@ class DaemonImpl final : public Daemon {
             spdlog::warn("disaster recovery: plan '{}' backup failed; retrying in {}s", plan.id,
                          std::chrono::duration_cast<std::chrono::seconds>(delay).count());
           }
+        }
+        if (!stopping() && dr_->ShouldCopy(plan.id)) {
+          (void)dr_->CopyToSecondary(plan.id);  // the manager logs and records the outcome
         }
         if (test_interval.count() > 0 && plan.active && clock_.Now() >= schedule.next_test &&
             !stopping()) {
@@ -401,7 +438,8 @@ class DaemonImpl final : public Daemon {
   std::unique_ptr<scaling::CDNManager> cdn_;  // before proxy_ and admin_api_, which use it
   std::unique_ptr<scaling::DisasterRecoveryManager> dr_;  // before admin_api_, which uses it
   std::unique_ptr<proxy::ProxyServer> proxy_;
-  std::unique_ptr<RuntimeStateKeeper> runtime_state_;  // before admin_api_, which calls it
+  std::unique_ptr<RuntimeStateKeeper> runtime_state_;   // before admin_api_, which calls it
+  std::unique_ptr<admin::DashboardHistory> dashboard_;  // before admin_api_, which serves it
   std::unique_ptr<admin::AdminApi> admin_api_;
   std::unique_ptr<net::HttpServer> admin_server_;
   std::vector<std::thread> schedulers_;

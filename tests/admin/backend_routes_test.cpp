@@ -84,16 +84,14 @@ class BackendRoutesTest : public ::testing::Test {
         LoadBalancingStrategy::kRoundRobin, options,
         scaling::LoadBalancerDependencies{
             .prober = prober_, .clock = &clock_, .random = MakeSeededRandom(42), .geo = nullptr});
-    api_ = std::make_unique<AdminApi>(
-        *manager_, AdminApiOptions{.load_balancer = lb_.get(),
-                                   .cdn = nullptr,
-                                   .disaster_recovery = nullptr,
-                                   .extra_metrics = [this](metrics::PrometheusWriter& out) {
-                                     ++extra_scrapes_;
-                                     out.Family("streamgate_proxy_test_total", "Extra.",
-                                                metrics::MetricType::kCounter);
-                                     out.Sample("streamgate_proxy_test_total", {}, 7);
-                                   }});
+    AdminApiOptions api_options;
+    api_options.load_balancer = lb_.get();
+    api_options.extra_metrics = [this](metrics::PrometheusWriter& out) {
+      ++extra_scrapes_;
+      out.Family("streamgate_proxy_test_total", "Extra.", metrics::MetricType::kCounter);
+      out.Sample("streamgate_proxy_test_total", {}, 7);
+    };
+    api_ = std::make_unique<AdminApi>(*manager_, std::move(api_options));
   }
 
   net::HttpResponse Call(std::string method, std::string target, std::string body = "") {
@@ -681,12 +679,11 @@ TEST(BackendRoutesUnconfigured, RoutesAnswer404AndMetricsOmitBackends) {
 TEST(BackendRoutesUnconfigured, ExtraCollectorWorksWithoutBalancer) {
   scaling::HealthCheckOptions options;
   MultiRegionManager manager(options, std::make_shared<FakeProber>());
-  const AdminApi api(manager, AdminApiOptions{.load_balancer = nullptr,
-                                              .cdn = nullptr,
-                                              .disaster_recovery = nullptr,
-                                              .extra_metrics = [](metrics::PrometheusWriter& out) {
-                                                out.Sample("streamgate_proxy_up", {}, 1);
-                                              }});
+  AdminApiOptions api_options;
+  api_options.extra_metrics = [](metrics::PrometheusWriter& out) {
+    out.Sample("streamgate_proxy_up", {}, 1);
+  };
+  const AdminApi api(manager, std::move(api_options));
   const net::HttpResponse metrics = api.Handle(MakeRequest("GET", "/metrics"));
   EXPECT_NE(metrics.body.find("\nstreamgate_proxy_up 1\n"), std::string::npos) << metrics.body;
 }

@@ -62,10 +62,9 @@ class CdnRoutesTest : public ::testing::Test {
     config.shards = 1;
     manager_ = std::make_unique<scaling::CDNManager>(
         config, scaling::CDNDependencies{.fetcher = fetcher_, .purger = purger_, .clock = &clock_});
-    api_ = std::make_unique<AdminApi>(*regions_, AdminApiOptions{.load_balancer = nullptr,
-                                                                 .cdn = manager_.get(),
-                                                                 .disaster_recovery = nullptr,
-                                                                 .extra_metrics = {}});
+    AdminApiOptions api_options;
+    api_options.cdn = manager_.get();
+    api_ = std::make_unique<AdminApi>(*regions_, std::move(api_options));
   }
 
   net::HttpResponse Call(std::string method, std::string target, std::string body = "") {
