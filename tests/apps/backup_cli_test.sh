@@ -3,17 +3,8 @@
 # byte-identical restores, a killed backup, a flipped byte, retention, encryption.
 set -euo pipefail
 bin="$1"
-dir=$(mktemp -d)
-trap 'chmod -R u+rwX "$dir" 2>/dev/null || true; rm -rf "$dir"' EXIT
-cd "$dir"
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-same_tree() {  # content, modes and symlinks
-  diff -r --no-dereference "$1" "$2" >/dev/null || fail "content differs: $1 $2"
-  [ "$(cd "$1" && find . -printf '%y %m %p %l\n' | sort)" = \
-    "$(cd "$2" && find . -printf '%y %m %p %l\n' | sort)" ] || fail "metadata differs: $1 $2"
-}
+# shellcheck source=tests/apps/cli_test_lib.sh
+source "$(dirname "$0")/cli_test_lib.sh"
 
 mkdir -p src/logs src/media src/empty
 for i in 1 2 3; do seq 1 200000 | sed "s/^/log line $i /" > "src/logs/$i.log"; done

@@ -14,6 +14,8 @@
 #include <sstream>
 #include <string>
 
+#include "streamgate/backup/repository.hpp"
+
 namespace streamgate::backup::testing {
 
 namespace fs = std::filesystem;
@@ -43,6 +45,16 @@ class TempDir {
  private:
   fs::path path_;
 };
+
+// Chunks of 16/64/256 KiB and 1 MiB packs: test-sized trees still make several of each.
+inline RepositoryOptions SmallPackRepoOptions() {
+  RepositoryOptions o;
+  o.chunker.min_size = 16 * 1024;
+  o.chunker.avg_size = 64 * 1024;
+  o.chunker.max_size = 256 * 1024;
+  o.pack_size = 1024 * 1024;
+  return o;
+}
 
 inline std::string RandomBytes(std::size_t n, std::uint64_t seed) {
   std::mt19937_64 rng(seed);

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "backup_test_util.hpp"
+#include "s3_test_util.hpp"
 #include "streamgate/backup/repository.hpp"
 #include "support/manual_clock.hpp"
 #include "support/swift_fixture.hpp"
@@ -32,14 +33,7 @@ std::vector<std::string> Ids(const std::vector<PointInfo>& points) {
 
 class CopyTest : public ::testing::Test {
  protected:
-  static RepositoryOptions Options() {
-    RepositoryOptions o;
-    o.chunker.min_size = 16 * 1024;
-    o.chunker.avg_size = 64 * 1024;
-    o.chunker.max_size = 256 * 1024;
-    o.pack_size = 1024 * 1024;
-    return o;
-  }
+  static RepositoryOptions Options() { return testing::SmallPackRepoOptions(); }
 
   std::shared_ptr<BlobStore> Store(const std::string& name) {
     auto store = MakeLocalBlobStore(dir_ / name);
@@ -387,14 +381,7 @@ TEST_F(CopyTest, CopiesToAnS3Secondary) {
   std::string error;
   auto server = streamgate::testing::SwiftServer::Start(&error);
   ASSERT_NE(server, nullptr) << error;
-  S3Options options;
-  options.endpoint = server->endpoint();
-  options.region = server->region();
-  options.access_key_id = server->access_key();
-  options.secret_access_key = server->secret_key();
-  options.bucket = "secondary";
-  options.prefix = "rp-1";
-  options.initial_backoff = 50ms;
+  const S3Options options = testing::S3OptionsFor(*server, "secondary", "rp-1");
 
   const auto tree = Describe(src_);
   const BackupResult point = Backup(*source_);

@@ -26,14 +26,7 @@ struct CrashPoint {
 
 class CrashTest : public ::testing::TestWithParam<CrashPoint> {
  protected:
-  RepositoryOptions Options() {
-    RepositoryOptions o;
-    o.chunker.min_size = 16 * 1024;
-    o.chunker.avg_size = 64 * 1024;
-    o.chunker.max_size = 256 * 1024;
-    o.pack_size = 1024 * 1024;
-    return o;
-  }
+  static RepositoryOptions Options() { return testing::SmallPackRepoOptions(); }
 
   std::unique_ptr<Repository> Open() {
     auto repo = Repository::Open(*MakeLocalBlobStore(dir_ / "repo"), "", clock_);

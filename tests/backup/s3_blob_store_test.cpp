@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "backup_test_util.hpp"
+#include "s3_test_util.hpp"
 #include "streamgate/backup/blob_store.hpp"
 #include "streamgate/backup/repository.hpp"
 #include "support/manual_clock.hpp"
@@ -31,44 +32,12 @@ std::string Why(const Status& st) { return st ? std::string() : st.error().ToStr
     ASSERT_TRUE(st_) << Why(st_); \
   } while (false)
 
-class S3BlobStoreTest : public ::testing::Test {
+class S3BlobStoreTest : public testing::SwiftSuiteTest {
  protected:
-  // One Swift for the whole suite (it takes seconds to start); each test uses its own bucket.
-  static void SetUpTestSuite() {
-    server_ = streamgate::testing::SwiftServer::Start(&start_error_).release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(server_, nullptr) << start_error_; }
-  void TearDown() override {
-    if (server_ != nullptr) server_->ClearFaults();
-  }
-
   S3Options Options(const std::string& bucket, const std::string& prefix = "") const {
-    S3Options o;
-    o.endpoint = server_->endpoint();
-    o.region = server_->region();
-    o.access_key_id = server_->access_key();
-    o.secret_access_key = server_->secret_key();
-    o.bucket = bucket;
-    o.prefix = prefix;
-    o.initial_backoff = 50ms;
-    return o;
+    return testing::S3OptionsFor(*server_, bucket, prefix);
   }
-  std::shared_ptr<BlobStore> Store(const S3Options& options) const {
-    auto store = MakeS3BlobStore(options);
-    EXPECT_TRUE(store) << store.error().ToString();
-    return store ? *store : nullptr;
-  }
-
-  static streamgate::testing::SwiftServer* server_;
-  static std::string start_error_;
 };
-
-streamgate::testing::SwiftServer* S3BlobStoreTest::server_ = nullptr;
-std::string S3BlobStoreTest::start_error_;
 
 TEST_F(S3BlobStoreTest, PutGetRangeSizeExistsDeleteRoundTrip) {
   auto store = Store(Options("roundtrip", "repo/one"));

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "backup_test_util.hpp"
+#include "s3_test_util.hpp"
 #include "streamgate/backup/blob_store.hpp"
 #include "streamgate/backup/repository.hpp"
 #include "support/manual_clock.hpp"
@@ -31,46 +32,15 @@ using testing::WriteFile;
 namespace fs = std::filesystem;
 using Tree = std::map<std::string, std::string>;
 
-class S3RepositoryTest : public ::testing::Test {
+class S3RepositoryTest : public testing::SwiftSuiteTest {
  protected:
-  // One Swift per suite (it takes seconds to start); each test uses its own bucket.
-  static void SetUpTestSuite() {
-    server_ = streamgate::testing::SwiftServer::Start(&start_error_).release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(server_, nullptr) << start_error_; }
-  void TearDown() override {
-    if (server_ != nullptr) server_->ClearFaults();
-  }
-
   static S3Options Options(const std::string& bucket) {
-    S3Options o;
-    o.endpoint = server_->endpoint();
-    o.region = server_->region();
-    o.access_key_id = server_->access_key();
-    o.secret_access_key = server_->secret_key();
-    o.bucket = bucket;
-    o.prefix = "repo";
+    S3Options o = testing::S3OptionsFor(*server_, bucket, "repo");
     o.initial_backoff = 10ms;
     o.max_attempts = 3;
     return o;
   }
-  static std::shared_ptr<BlobStore> Store(const S3Options& options) {
-    auto store = MakeS3BlobStore(options);
-    EXPECT_TRUE(store) << store.error().ToString();
-    return store ? *store : nullptr;
-  }
-  static RepositoryOptions SmallPacks() {
-    RepositoryOptions o;
-    o.chunker.min_size = 16 * 1024;
-    o.chunker.avg_size = 64 * 1024;
-    o.chunker.max_size = 256 * 1024;
-    o.pack_size = 1024 * 1024;
-    return o;
-  }
+  static RepositoryOptions SmallPacks() { return testing::SmallPackRepoOptions(); }
   std::unique_ptr<Repository> Open(const S3Options& options) {
     auto repo = Repository::Open(Store(options), "", clock_);
     EXPECT_TRUE(repo) << repo.error().ToString();
@@ -100,14 +70,9 @@ class S3RepositoryTest : public ::testing::Test {
     EXPECT_GT(check->bytes_verified, 0U);
   }
 
-  static streamgate::testing::SwiftServer* server_;
-  static std::string start_error_;
   testing::TempDir dir_;
   streamgate::testing::ManualClock clock_;
 };
-
-streamgate::testing::SwiftServer* S3RepositoryTest::server_ = nullptr;
-std::string S3RepositoryTest::start_error_;
 
 TEST_F(S3RepositoryTest, ServerStoppedMidBackupLeavesEarlierPointsAndIsResumed) {
   const S3Options options = Options("killed");

@@ -75,6 +75,15 @@ std::string ReadFile(const fs::path& path) {
   return buffer.str();
 }
 
+// A blocking admin call with a long timeout: backups and restores answer when done.
+testing::ClientResponse AdminCall(Daemon& daemon, std::string_view method, std::string_view target,
+                                  std::string_view body = {}) {
+  auto response = testing::HttpRequestBlocking(method, "127.0.0.1", daemon.admin_port(), target,
+                                               body, {}, std::chrono::seconds(60));
+  EXPECT_TRUE(response) << response.error().ToString();
+  return response ? *response : testing::ClientResponse{};
+}
+
 class DaemonDisasterRecoveryTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -305,10 +314,7 @@ TEST(DaemonDisasterRecoveryRealEngineTest, BackupAndRestoreThroughTheAdminApi) {
   ASSERT_TRUE(started) << started.error().ToString();
   std::unique_ptr<Daemon> daemon = std::move(*started);
   auto admin = [&](std::string_view method, std::string_view target, std::string_view body = {}) {
-    auto response = testing::HttpRequestBlocking(method, "127.0.0.1", daemon->admin_port(), target,
-                                                 body, {}, 60s);
-    EXPECT_TRUE(response) << response.error().ToString();
-    return response ? *response : testing::ClientResponse{};
+    return AdminCall(*daemon, method, target, body);
   };
 
   const testing::ClientResponse backup = admin("POST", "/api/v1/dr/plans/site/backup");
@@ -379,10 +385,7 @@ TEST(DaemonDisasterRecoveryRealEngineTest, RestoresFromTheSecondaryWhenThePrimar
   ASSERT_TRUE(started) << started.error().ToString();
   std::unique_ptr<Daemon> daemon = std::move(*started);
   auto admin = [&](std::string_view method, std::string_view target, std::string_view body = {}) {
-    auto response = testing::HttpRequestBlocking(method, "127.0.0.1", daemon->admin_port(), target,
-                                                 body, {}, 60s);
-    EXPECT_TRUE(response) << response.error().ToString();
-    return response ? *response : testing::ClientResponse{};
+    return AdminCall(*daemon, method, target, body);
   };
 
   const testing::ClientResponse backup = admin("POST", "/api/v1/dr/plans/site/backup");
