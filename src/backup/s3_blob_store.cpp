@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
 #include <utility>
 
@@ -221,11 +222,58 @@ class S3BlobStore final : public BlobStore {
   }
 
   // HEAD then PUT: see the race documented next to S3Options.
+  // S3 (and Swift) have no create-if-absent PUT, so writers first claim the name: each PUTs
+  // its own "claims/<name>/<time>-<nonce>" and lists the claims; a writer that sees any other
+  // live claim withdraws (kAlreadyExists). Two racing writers may both withdraw, never both win;
+  // the winner writes the blob before dropping its claim, so a later writer finds the blob.
+  // Claims of writers that died are ignored after kClaimLifetime.
   Status PutExclusive(std::string_view name, ByteView bytes) override {
-    auto exists = Exists(name);
-    if (!exists) return std::unexpected(exists.error());
-    if (*exists) return AlreadyExists("blob '" + std::string(name) + "' exists");
-    return Put(name, bytes);
+    static constexpr auto kClaimLifetime = std::chrono::minutes(5);
+    static constexpr int kAttempts = 6;
+    const std::string claims = "claims/" + std::string(name) + "/";
+    for (int attempt = 0;; ++attempt) {
+      auto exists = Exists(name);
+      if (!exists) return std::unexpected(exists.error());
+      if (*exists) return AlreadyExists("blob '" + std::string(name) + "' exists");
+      const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+      const std::string claim = claims + std::to_string(now_ms) + "-" + detail::RandomHex(8);
+      if (auto st = Put(claim, {}); !st) return st;
+      auto listed = List(claims);
+      if (!listed) {
+        (void)Delete(claim);
+        return std::unexpected(listed.error());
+      }
+      bool rival = false;
+      for (const BlobInfo& other : *listed) {
+        if (other.name == claim) continue;
+        const std::size_t dash = other.name.find('-', claims.size());
+        const long long when = std::atoll(other.name.substr(claims.size(), dash).c_str());
+        if (now_ms - when > std::chrono::milliseconds(kClaimLifetime).count()) {
+          (void)Delete(other.name);  // left by a writer that died
+        } else {
+          rival = true;
+        }
+      }
+      if (!rival) {
+        // A writer whose claim is already gone may have created the blob meanwhile.
+        exists = Exists(name);
+        Status put = !exists   ? Status(std::unexpected(exists.error()))
+                     : *exists ? Status(AlreadyExists("blob '" + std::string(name) + "' exists"))
+                               : Put(name, bytes);
+        (void)Delete(claim);
+        return put;
+      }
+      (void)Delete(claim);
+      if (attempt + 1 == kAttempts) {
+        return AlreadyExists("blob '" + std::string(name) + "' is being created by another writer");
+      }
+      // Rivals withdraw too: back off for a random while so that one of them goes first.
+      thread_local std::minstd_rand jitter(std::random_device{}());
+      const unsigned window_ms = 20U << std::min(attempt, 3);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10 + jitter() % window_ms));
+    }
   }
 
   Result<Bytes> Get(std::string_view name) const override {

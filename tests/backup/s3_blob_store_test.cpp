@@ -4,7 +4,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 
 #include "backup_test_util.hpp"
 #include "s3_test_util.hpp"
@@ -86,6 +88,45 @@ TEST_F(S3BlobStoreTest, PutExclusiveRefusesAnExistingName) {
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code(), ErrorCode::kAlreadyExists);
   EXPECT_EQ(Str(store->Get("lock").value_or(Bytes{})), "first");
+}
+
+TEST_F(S3BlobStoreTest, OfWritersRacingForOneNameAtMostOneWins) {
+  auto store = Store(Options("race"));
+  ASSERT_NE(store, nullptr);
+  int rounds_won = 0;
+  for (int round = 0; round < 8; ++round) {
+    const std::string name = "lock-" + std::to_string(round);
+    std::atomic<int> wins{0};
+    std::atomic<int> winner{-1};
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 4; ++w) {
+      writers.emplace_back([&, w] {
+        if (store->PutExclusive(name, B("writer " + std::to_string(w)))) {
+          ++wins;
+          winner = w;
+        }
+      });
+    }
+    for (auto& t : writers) t.join();
+    ASSERT_LE(wins.load(), 1) << name;  // never two holders
+    if (wins == 1) {
+      ++rounds_won;
+      EXPECT_EQ(Str(store->Get(name).value_or(Bytes{})), "writer " + std::to_string(winner));
+    }
+    // Once the blob exists, every later writer is refused.
+    EXPECT_EQ(store->PutExclusive(name, B("late")).error().code(), ErrorCode::kAlreadyExists);
+  }
+  EXPECT_GT(rounds_won, 0);
+  EXPECT_TRUE(store->List("claims/").value_or(std::vector<BlobInfo>{{"x", 0}}).empty());
+}
+
+TEST_F(S3BlobStoreTest, AClaimLeftByADeadWriterExpires) {
+  auto store = Store(Options("claims"));
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->Put("claims/lock/1000-deadbeef", {}));  // 1970: long dead
+  ASSERT_OK(store->PutExclusive("lock", B("mine")));
+  EXPECT_EQ(Str(store->Get("lock").value_or(Bytes{})), "mine");
+  EXPECT_TRUE(store->List("claims/").value_or(std::vector<BlobInfo>{{"x", 0}}).empty());
 }
 
 TEST_F(S3BlobStoreTest, ListFollowsContinuationTokensAndKeepsPrefixesApart) {

@@ -70,9 +70,8 @@ class BlobStore {
 // upload is aborted), so readers never see half an object. Every upload carries
 // x-amz-content-sha256 and its ETag is checked against the MD5 of what was sent; downloads
 // are checked against the ETag (see s3_blob_store.cpp for multipart objects).
-// PutExclusive is HEAD then PUT (old servers ignore If-None-Match): two writers racing within
-// one round trip can both succeed (the repository lock is then not exclusive: a known gap until
-// conditional PUTs are used where the server supports them).
+// PutExclusive claims the name first (a "claims/<name>/..." object per writer, listed to see
+// rivals): of writers racing for one name at most one wins, as with the local store.
 struct S3Options {
   std::string endpoint;       // "http://127.0.0.1:8080"; "" -> https://s3.<region>.amazonaws.com
   std::string region;         // "" -> "us-east-1"
