@@ -131,51 +131,62 @@ Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(BlobStore& store, const Cloc
       {"time_ns", now_ns},
       {"command", command},
       {"nonce", nonce}}.dump();
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    auto put = store.PutExclusive("lock", AsBytes(body));
-    if (put) {
-      std::lock_guard lock(held_nonces_mutex);
-      HeldNonces().insert(nonce);
-      return std::unique_ptr<RepoLock>(new RepoLock(store, nonce));
-    }
-    if (put.error().code() != ErrorCode::kAlreadyExists) return std::unexpected(put.error());
-    auto held = store.Get("lock");
-    if (!held) {
-      if (held.error().code() == ErrorCode::kNotFound) continue;  // released meanwhile
-      return std::unexpected(held.error());
-    }
-    json j = json::parse(held->begin(), held->end(), nullptr, false);
-    const long pid = j.is_object() ? j.value("pid", 0L) : 0L;
-    const std::string host = j.is_object() ? j.value("host", std::string()) : std::string();
-    const std::int64_t time_ns = j.is_object() ? j.value("time_ns", std::int64_t{0}) : 0;
-    const std::string what = j.is_object() ? j.value("command", std::string()) : std::string();
-    const auto age = std::chrono::nanoseconds(now_ns - time_ns);
-    const std::string held_nonce = j.is_object() ? j.value("nonce", std::string()) : std::string();
-    const bool ours_left_behind =
-        host == HostName() && pid == static_cast<long>(::getpid()) && !HeldHere(held_nonce);
-    const bool stale = !j.is_object() || (host == HostName() && !ProcessAlive(pid)) ||
-                       ours_left_behind || age > kStaleAfter;
-    if (!stale) {
-      return FailedPrecondition(
-          "repository " + store.Location() + " is locked by pid " + std::to_string(pid) + " on " +
-          host + " (" + what + ", " +
-          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(age).count()) +
-          " s ago)");
-    }
-    if (auto st = store.Delete("lock"); !st) return std::unexpected(st.error());
+  // Registered before the lock blob can be seen, so another thread of this process never takes
+  // a lock being acquired for one left behind.
+  {
+    std::lock_guard lock(held_nonces_mutex);
+    HeldNonces().insert(nonce);
   }
-  return FailedPrecondition("repository " + store.Location() + " lock is contended");
+  auto acquire = [&]() -> Result<std::unique_ptr<RepoLock>> {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto put = store.PutExclusive("lock", AsBytes(body));
+      if (put) return std::unique_ptr<RepoLock>(new RepoLock(store, nonce));
+      if (put.error().code() != ErrorCode::kAlreadyExists) return std::unexpected(put.error());
+      auto held = store.Get("lock");
+      if (!held) {
+        if (held.error().code() == ErrorCode::kNotFound) continue;  // released meanwhile
+        return std::unexpected(held.error());
+      }
+      json j = json::parse(held->begin(), held->end(), nullptr, false);
+      const long pid = j.is_object() ? j.value("pid", 0L) : 0L;
+      const std::string host = j.is_object() ? j.value("host", std::string()) : std::string();
+      const std::int64_t time_ns = j.is_object() ? j.value("time_ns", std::int64_t{0}) : 0;
+      const std::string what = j.is_object() ? j.value("command", std::string()) : std::string();
+      const std::string held_nonce =
+          j.is_object() ? j.value("nonce", std::string()) : std::string();
+      const auto age = std::chrono::nanoseconds(now_ns - time_ns);
+      const bool ours_left_behind =
+          host == HostName() && pid == static_cast<long>(::getpid()) && !HeldHere(held_nonce);
+      const bool stale = !j.is_object() || (host == HostName() && !ProcessAlive(pid)) ||
+                         ours_left_behind || age > kStaleAfter;
+      if (!stale) {
+        return FailedPrecondition(
+            "repository " + store.Location() + " is locked by pid " + std::to_string(pid) + " on " +
+            host + " (" + what + ", " +
+            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(age).count()) +
+            " s ago)");
+      }
+      if (auto st = store.Delete("lock"); !st) return std::unexpected(st.error());
+    }
+    return FailedPrecondition("repository " + store.Location() + " lock is contended");
+  };
+  auto acquired = acquire();
+  if (!acquired) {
+    std::lock_guard lock(held_nonces_mutex);
+    HeldNonces().erase(nonce);
+  }
+  return acquired;
 }
 
 RepoLock::~RepoLock() {
-  {
-    std::lock_guard lock(held_nonces_mutex);
-    HeldNonces().erase(nonce_);
-  }
   auto held = store_.Get("lock");
-  if (!held) return;
-  json j = json::parse(held->begin(), held->end(), nullptr, false);
-  if (j.is_object() && j.value("nonce", std::string()) == nonce_) (void)store_.Delete("lock");
+  if (held) {
+    json j = json::parse(held->begin(), held->end(), nullptr, false);
+    if (j.is_object() && j.value("nonce", std::string()) == nonce_) (void)store_.Delete("lock");
+  }
+  // Only now: until the blob is gone, other threads must see it as held.
+  std::lock_guard lock(held_nonces_mutex);
+  HeldNonces().erase(nonce_);
 }
 
 // ---- packs ----
