@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `streamgate serve` answers on its admin port and exits 0 on SIGTERM; `origin` likewise.
+# `streamgate serve` answers on its admin port, survives SIGHUP and exits 0 on SIGTERM; `origin`
+# likewise exits 0 on SIGTERM.
 set -euo pipefail
 bin="$1"
 dir=$(mktemp -d)
@@ -31,6 +32,11 @@ for _ in $(seq 100); do
 done
 curl -sf "http://127.0.0.1:$admin_port/api/v1/regions/only" | grep -q '"health_status":"healthy"'
 curl -sf "http://127.0.0.1:$origin_port/id" | grep -qx only
+
+# SIGHUP (a reload request) must not stop it: reloading is not implemented, so it is ignored.
+kill -HUP "$serve_pid"
+sleep 0.3
+curl -sf "http://127.0.0.1:$admin_port/healthz" >/dev/null || { echo "serve died on SIGHUP" >&2; exit 1; }
 
 kill -TERM "$serve_pid"
 wait "$serve_pid"  # set -e: a non-zero exit fails the test
