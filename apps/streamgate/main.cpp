@@ -37,8 +37,9 @@ int WaitForStopSignal(const sigset_t& signals) {
   int signal_number = 0;
   // SIGHUP would end the process by default; until reloading exists it is refused, loudly.
   while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
-    spdlog::warn("received SIGHUP: reloading the configuration is not implemented yet; "
-                 "restart the daemon to apply config changes");
+    spdlog::warn(
+        "received SIGHUP: reloading the configuration is not implemented yet; "
+        "restart the daemon to apply config changes");
   }
   spdlog::info("received {}, stopping", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   return signal_number;

@@ -696,10 +696,10 @@ TEST_F(AdminTokenTest, ProtectReadsGuardsEverythingButHealthz) {
 }
 
 TEST_F(AdminTokenTest, WithoutATokenEverythingIsOpen) {
-  EXPECT_EQ(Call("POST", "/api/v1/regions",
-                 R"({"id":"r1","name":"R1","endpoint":"http://127.0.0.1:1"})")
-                .status,
-            201);
+  EXPECT_EQ(
+      Call("POST", "/api/v1/regions", R"({"id":"r1","name":"R1","endpoint":"http://127.0.0.1:1"})")
+          .status,
+      201);
 }
 
 }  // namespace
