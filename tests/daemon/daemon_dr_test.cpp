@@ -75,6 +75,24 @@ std::string ReadFile(const fs::path& path) {
   return buffer.str();
 }
 
+// A daemon config (admin on port 0) with one plan "site" of `source`, inactive so that only
+// admin calls back it up, never the scheduler.
+config::Config ApiOnlyPlanConfig(const fs::path& source, const fs::path& repository,
+                                 const fs::path& scratch) {
+  config::Config config;
+  config.admin.listen = {"127.0.0.1", 0};
+  config::DisasterRecoveryConfig dr;
+  config::DisasterRecoveryPlanConfig entry;
+  entry.plan.id = "site";
+  entry.plan.sources = {source.string()};
+  entry.plan.repository = repository.string();
+  entry.plan.active = false;
+  dr.plans.push_back(entry);
+  dr.scratch_directory = scratch.string();
+  config.disaster_recovery = dr;
+  return config;
+}
+
 // A blocking admin call with a long timeout: backups and restores answer when done.
 testing::ClientResponse AdminCall(Daemon& daemon, std::string_view method, std::string_view target,
                                   std::string_view body = {}) {
@@ -299,17 +317,7 @@ TEST(DaemonDisasterRecoveryRealEngineTest, BackupAndRestoreThroughTheAdminApi) {
   };
   for (const auto& [name, content] : files) WriteFile(source / name, content);
 
-  config::Config config;
-  config.admin.listen = {"127.0.0.1", 0};
-  config::DisasterRecoveryConfig dr;
-  config::DisasterRecoveryPlanConfig entry;
-  entry.plan.id = "site";
-  entry.plan.sources = {source.string()};
-  entry.plan.repository = (dir.path() / "repo").string();
-  entry.plan.active = false;  // backed up by the API call only, never by the scheduler
-  dr.plans.push_back(entry);
-  dr.scratch_directory = dir.path().string();
-  config.disaster_recovery = dr;
+  config::Config config = ApiOnlyPlanConfig(source, dir.path() / "repo", dir.path());
   auto started = Daemon::Start(config);
   ASSERT_TRUE(started) << started.error().ToString();
   std::unique_ptr<Daemon> daemon = std::move(*started);
@@ -367,20 +375,11 @@ TEST(DaemonDisasterRecoveryRealEngineTest, RestoresFromTheSecondaryWhenThePrimar
   };
   for (const auto& [name, content] : files) WriteFile(source / name, content);
 
-  config::Config config;
-  config.admin.listen = {"127.0.0.1", 0};
-  config::DisasterRecoveryConfig dr;
-  config::DisasterRecoveryPlanConfig entry;
-  entry.plan.id = "site";
-  entry.plan.sources = {source.string()};
-  entry.plan.repository = (dir.path() / "us-east-1").string();
-  entry.plan.primary_region = "us-east-1";
-  entry.plan.secondary_region = "eu-west-1";
-  entry.plan.secondary_repository = (dir.path() / "eu-west-1").string();
-  entry.plan.active = false;  // backed up by the API call only
-  dr.plans.push_back(entry);
-  dr.scratch_directory = dir.path().string();
-  config.disaster_recovery = dr;
+  config::Config config = ApiOnlyPlanConfig(source, dir.path() / "us-east-1", dir.path());
+  scaling::DisasterRecoveryPlan& plan = config.disaster_recovery->plans[0].plan;
+  plan.primary_region = "us-east-1";
+  plan.secondary_region = "eu-west-1";
+  plan.secondary_repository = (dir.path() / "eu-west-1").string();
   auto started = Daemon::Start(config);
   ASSERT_TRUE(started) << started.error().ToString();
   std::unique_ptr<Daemon> daemon = std::move(*started);
