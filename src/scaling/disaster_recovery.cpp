@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -138,6 +139,28 @@ struct DisasterRecoveryManager::PlanState {
   std::vector<RecoveryPoint> points;  // oldest first
   std::vector<RecoveryTestResult> tests;
   bool backup_running = false;
+  // UpdatePlan is reading the plan's new repositories: no backup, copy or deletion starts.
+  bool reconfiguring = false;
+  // Copies, restores, tests and deletions running outside mu_ (backups: backup_running).
+  // Raised under mu_ (so RemovePlan and UpdatePlan see it), lowered anywhere.
+  std::atomic<int> operations{0};
+  // Marks an operation as running for its lifetime, and keeps the state alive.
+  class Operation {
+   public:
+    explicit Operation(std::shared_ptr<PlanState> state) : state_(std::move(state)) {
+      state_->operations.fetch_add(1);
+    }
+    ~Operation() { state_->operations.fetch_sub(1); }
+    Operation(const Operation&) = delete;
+    Operation& operator=(const Operation&) = delete;
+    [[nodiscard]] PlanState& state() const { return *state_; }
+
+   private:
+    std::shared_ptr<PlanState> state_;
+  };
+  [[nodiscard]] bool Busy() const {
+    return backup_running || reconfiguring || operations.load() > 0;
+  }
   // Copies to the secondary, one at a time. Taken before mu_, never while holding it.
   std::mutex copy_mu;
   std::optional<CopyReport> last_copy;  // the last successful one
@@ -200,7 +223,7 @@ RecoveryPoint DisasterRecoveryManager::ToPoint(const DisasterRecoveryPlan& plan,
   return point;
 }
 
-Status DisasterRecoveryManager::CreatePlan(DisasterRecoveryPlan plan) {
+Status DisasterRecoveryManager::ValidatePlan(DisasterRecoveryPlan& plan) {
   if (plan.id.empty()) return InvalidArgument("plan id must not be empty");
   if (plan.repository.empty())
     return InvalidArgument("plan '" + plan.id + "': repository is required");
@@ -224,8 +247,7 @@ Status DisasterRecoveryManager::CreatePlan(DisasterRecoveryPlan plan) {
   if (plan.retention_days < 1) {
     return InvalidArgument("plan '" + plan.id + "': retention_days must be at least 1");
   }
-  const bool has_secondary = !plan.secondary_repository.empty();
-  if (has_secondary) {
+  if (!plan.secondary_repository.empty()) {
     if (SameLocation(plan.secondary_repository, plan.repository)) {
       return InvalidArgument("plan '" + plan.id +
                              "': secondary_repository must differ from repository");
@@ -236,12 +258,14 @@ Status DisasterRecoveryManager::CreatePlan(DisasterRecoveryPlan plan) {
     }
   }
   if (plan.name.empty()) plan.name = plan.id;
-  {
-    std::lock_guard lock(mu_);
-    if (plans_.contains(plan.id)) return AlreadyExists("plan '" + plan.id + "' already exists");
-  }
+  return {};
+}
+
+Result<std::vector<RecoveryPoint>> DisasterRecoveryManager::AdoptPoints(
+    const DisasterRecoveryPlan& plan) {
   // Points a previous run left in the repositories belong to the plan again. An unreachable
   // primary does not stop a plan with a secondary: the secondary's points are what restores need.
+  const bool has_secondary = !plan.secondary_repository.empty();
   std::optional<std::vector<BackupEngine::BackupOutcome>> secondary;
   if (has_secondary) {
     auto listed = engine_->ListPoints(plan, RepositoryRole::kSecondary);
@@ -270,7 +294,7 @@ Status DisasterRecoveryManager::CreatePlan(DisasterRecoveryPlan plan) {
         plan.secondary_repository);
     existing = std::vector<BackupEngine::BackupOutcome>{};
   }
-  auto state = std::make_unique<PlanState>();
+  std::vector<RecoveryPoint> points;
   std::set<std::string> in_secondary;
   if (secondary) {
     for (const auto& outcome : *secondary) in_secondary.insert(outcome.point_id);
@@ -280,7 +304,7 @@ Status DisasterRecoveryManager::CreatePlan(DisasterRecoveryPlan plan) {
     RecoveryPoint point = ToPoint(plan, outcome);
     point.in_secondary = in_secondary.contains(point.id);
     in_primary.insert(point.id);
-    state->points.push_back(std::move(point));
+    points.push_back(std::move(point));
   }
   if (secondary) {
     for (const auto& outcome : *secondary) {
@@ -289,17 +313,86 @@ Status DisasterRecoveryManager::CreatePlan(DisasterRecoveryPlan plan) {
       point.location = plan.secondary_repository;
       point.in_primary = false;
       point.in_secondary = true;
-      state->points.push_back(std::move(point));
+      points.push_back(std::move(point));
     }
-    std::stable_sort(state->points.begin(), state->points.end(),
+    std::stable_sort(points.begin(), points.end(),
                      [](const auto& a, const auto& b) { return a.created_at < b.created_at; });
   }
+  return points;
+}
+
+Status DisasterRecoveryManager::CreatePlan(DisasterRecoveryPlan plan) {
+  if (Status valid = ValidatePlan(plan); !valid) return valid;
+  {
+    std::lock_guard lock(mu_);
+    if (plans_.contains(plan.id)) return AlreadyExists("plan '" + plan.id + "' already exists");
+  }
+  auto points = AdoptPoints(plan);
+  if (!points) return std::unexpected(points.error());
+  auto state = std::make_shared<PlanState>();
+  state->points = std::move(*points);
   state->plan = std::move(plan);
   std::lock_guard lock(mu_);
   const std::string id = state->plan.id;
   if (!plans_.try_emplace(id, std::move(state)).second) {
     return AlreadyExists("plan '" + id + "' already exists");
   }
+  return {};
+}
+
+Status DisasterRecoveryManager::UpdatePlan(DisasterRecoveryPlan plan) {
+  if (Status valid = ValidatePlan(plan); !valid) return valid;
+  std::unique_lock lock(mu_);
+  auto it = plans_.find(plan.id);
+  if (it == plans_.end()) return NotFound("plan '" + plan.id + "' not found");
+  std::shared_ptr<PlanState> state = it->second;
+  if (state->Busy()) {
+    return FailedPrecondition("plan '" + plan.id +
+                              "': a backup, copy, restore or test is running; retry when it is "
+                              "done");
+  }
+  const bool secondary_changed = plan.secondary_repository != state->plan.secondary_repository;
+  const bool repository_changed = plan.repository != state->plan.repository || secondary_changed;
+  if (!repository_changed) {
+    state->plan = std::move(plan);
+    return {};
+  }
+  // New repositories: their points replace the old ones', as CreatePlan adopts them.
+  state->reconfiguring = true;
+  lock.unlock();
+  auto adopted = AdoptPoints(plan);
+  lock.lock();
+  state->reconfiguring = false;
+  if (!adopted) return std::unexpected(adopted.error());
+  // Registered artifacts live in no repository: they stay.
+  for (RecoveryPoint& point : state->points) {
+    if (point.status == "external") adopted->push_back(std::move(point));
+  }
+  std::stable_sort(adopted->begin(), adopted->end(),
+                   [](const auto& a, const auto& b) { return a.created_at < b.created_at; });
+  state->points = std::move(*adopted);
+  if (secondary_changed) {
+    // The copy history was about the old secondary; the new one is filled from scratch.
+    state->last_copy.reset();
+    state->last_copy_attempt.reset();
+    state->last_copy_error.clear();
+  }
+  spdlog::info("plan '{}': repositories changed; {} recovery points adopted", plan.id,
+               state->points.size());
+  state->plan = std::move(plan);
+  return {};
+}
+
+Status DisasterRecoveryManager::RemovePlan(std::string_view plan_id) {
+  std::lock_guard lock(mu_);
+  auto it = plans_.find(std::string(plan_id));
+  if (it == plans_.end()) return NotFound("plan '" + std::string(plan_id) + "' not found");
+  if (it->second->Busy()) {
+    return FailedPrecondition("plan '" + std::string(plan_id) +
+                              "': a backup, copy, restore or test is running; retry when it is "
+                              "done");
+  }
+  plans_.erase(it);
   return {};
 }
 
@@ -338,16 +431,20 @@ Result<RecoveryPoint> DisasterRecoveryManager::CreateRecoveryPoint(std::string_v
   std::unique_lock lock(mu_);
   auto it = plans_.find(std::string(plan_id));
   if (it == plans_.end()) return NotFound("plan '" + std::string(plan_id) + "' not found");
-  PlanState& state = *it->second;
+  // Held so the state outlives the unlocked stretches (RemovePlan refuses while it runs anyway).
+  const std::shared_ptr<PlanState> held = it->second;
+  PlanState& state = *held;
   if (state.backup_running) {
     return FailedPrecondition("plan '" + state.plan.id + "': a backup is already running");
+  }
+  if (state.reconfiguring) {
+    return FailedPrecondition("plan '" + state.plan.id + "' is being reconfigured; retry");
   }
   state.backup_running = true;
   const DisasterRecoveryPlan plan = state.plan;
   lock.unlock();
   auto outcome = engine_->Backup(plan);
   lock.lock();
-  // Plans are never removed, so `state` is still valid.
   if (!outcome) {
     state.backup_running = false;
     ++backups_failed_;
@@ -423,19 +520,22 @@ Result<CopyReport> DisasterRecoveryManager::CopyToSecondary(std::string_view pla
   std::unique_lock lock(mu_);
   auto it = plans_.find(std::string(plan_id));
   if (it == plans_.end()) return NotFound("plan '" + std::string(plan_id) + "' not found");
-  PlanState& state = *it->second;
-  const DisasterRecoveryPlan plan = state.plan;
+  if (it->second->reconfiguring) {
+    return FailedPrecondition("plan '" + it->second->plan.id + "' is being reconfigured; retry");
+  }
+  const PlanState::Operation operation(it->second);
+  const DisasterRecoveryPlan plan = operation.state().plan;
   lock.unlock();
   if (plan.secondary_repository.empty()) {
     return FailedPrecondition("plan '" + plan.id + "' has no secondary_repository");
   }
-  return RunCopy(state, plan);
+  return RunCopy(operation.state(), plan);
 }
 
 bool DisasterRecoveryManager::ShouldCopy(std::string_view plan_id) const {
   std::lock_guard lock(mu_);
   const PlanState* state = FindPlan(plan_id);
-  if (state == nullptr || !state->plan.active || state->backup_running ||
+  if (state == nullptr || !state->plan.active || state->backup_running || state->reconfiguring ||
       state->plan.secondary_repository.empty()) {
     return false;
   }
@@ -517,6 +617,10 @@ Status DisasterRecoveryManager::DeleteRecoveryPoint(std::string_view point_id) {
   const PlanState* owner = nullptr;
   const RecoveryPoint* point = FindPoint(point_id, &owner);
   if (point == nullptr) return NotFound("recovery point '" + std::string(point_id) + "' not found");
+  if (owner->reconfiguring) {
+    return FailedPrecondition("plan '" + owner->plan.id + "' is being reconfigured; retry");
+  }
+  const PlanState::Operation operation(plans_.at(owner->plan.id));
   const DisasterRecoveryPlan plan = owner->plan;
   const bool external = point->status == "external";
   const bool in_primary = point->in_primary;
@@ -588,14 +692,15 @@ void DisasterRecoveryManager::ApplyRetention(std::unique_lock<std::mutex>& lock)
   if (doomed.empty()) return;
 
   struct Deletion {
-    PlanState* state;  // plans are never removed
+    std::shared_ptr<PlanState> state;  // alive even if RemovePlan runs meanwhile
     DisasterRecoveryPlan plan;
     RepositoryRole role;
     std::vector<std::string> ids;
   };
   std::vector<Deletion> to_delete;
   for (auto& [plan_id, ids] : doomed) {
-    PlanState& state = *plans_.at(plan_id);
+    const std::shared_ptr<PlanState>& held = plans_.at(plan_id);
+    PlanState& state = *held;
     std::vector<std::string> primary_points;
     std::vector<std::string> secondary_points;
     for (const std::string& id : ids) {
@@ -612,12 +717,11 @@ void DisasterRecoveryManager::ApplyRetention(std::unique_lock<std::mutex>& lock)
       ++retention_deleted_;
     }
     if (!primary_points.empty()) {
-      to_delete.push_back(
-          {&state, state.plan, RepositoryRole::kPrimary, std::move(primary_points)});
+      to_delete.push_back({held, state.plan, RepositoryRole::kPrimary, std::move(primary_points)});
     }
     if (!secondary_points.empty()) {
       to_delete.push_back(
-          {&state, state.plan, RepositoryRole::kSecondary, std::move(secondary_points)});
+          {held, state.plan, RepositoryRole::kSecondary, std::move(secondary_points)});
     }
   }
   lock.unlock();
@@ -656,6 +760,7 @@ Result<RestoreReport> DisasterRecoveryManager::InitiateRecovery(std::string_view
   if (found == nullptr) return NotFound("recovery point '" + std::string(point_id) + "' not found");
   const RecoveryPoint point = *found;
   const DisasterRecoveryPlan plan = owner->plan;
+  const PlanState::Operation operation(plans_.at(plan.id));
   lock.unlock();
   const bool has_secondary = !plan.secondary_repository.empty();
   const MonoTime start = clock_.Now();
@@ -726,8 +831,9 @@ Result<RecoveryTestResult> DisasterRecoveryManager::TestRecovery(std::string_vie
 Result<RecoveryTestResult> DisasterRecoveryManager::TestRecovery(std::string_view plan_id,
                                                                  RepositoryRole region) {
   std::unique_lock lock(mu_);
-  const PlanState* state = FindPlan(plan_id);
-  if (state == nullptr) return NotFound("plan '" + std::string(plan_id) + "' not found");
+  auto found = plans_.find(std::string(plan_id));
+  if (found == plans_.end()) return NotFound("plan '" + std::string(plan_id) + "' not found");
+  const PlanState* state = found->second.get();
   const DisasterRecoveryPlan plan = state->plan;
   if (region == RepositoryRole::kSecondary && plan.secondary_repository.empty()) {
     return FailedPrecondition("plan '" + plan.id + "' has no secondary_repository");
@@ -736,6 +842,7 @@ Result<RecoveryTestResult> DisasterRecoveryManager::TestRecovery(std::string_vie
   for (const RecoveryPoint& point : state->points) {
     if (region == RepositoryRole::kPrimary ? point.in_primary : point.in_secondary) newest = point;
   }
+  const PlanState::Operation operation(found->second);
   lock.unlock();
 
   RecoveryTestResult result;
@@ -807,12 +914,9 @@ Result<RecoveryTestResult> DisasterRecoveryManager::TestRecovery(std::string_vie
   lock.lock();
   ++tests_run_;
   if (result.passed) ++tests_passed_;
-  auto it = plans_.find(plan.id);
-  if (it != plans_.end()) {
-    auto& tests = it->second->tests;
-    tests.push_back(result);
-    if (tests.size() > kTestResultsKept) tests.erase(tests.begin());
-  }
+  auto& tests = operation.state().tests;
+  tests.push_back(result);
+  if (tests.size() > kTestResultsKept) tests.erase(tests.begin());
   return result;
 }
 
@@ -826,7 +930,9 @@ std::vector<RecoveryTestResult> DisasterRecoveryManager::GetTestResults(
 bool DisasterRecoveryManager::ShouldBackup(std::string_view plan_id) const {
   std::lock_guard lock(mu_);
   const PlanState* state = FindPlan(plan_id);
-  if (state == nullptr || !state->plan.active || state->backup_running) return false;
+  if (state == nullptr || !state->plan.active || state->backup_running || state->reconfiguring) {
+    return false;
+  }
   if (state->points.empty()) return true;
   const auto age = clock_.WallNow() - state->points.back().created_at;
   return age >= state->plan.backup_interval || age >= state->plan.rpo;

@@ -26,6 +26,8 @@ using std::chrono::milliseconds;
 constexpr std::uint8_t kInactive = 1;
 constexpr std::uint8_t kUnhealthy = 2;
 constexpr std::uint8_t kEjected = 4;
+// Removed or replaced (with kInactive, so it leaves the counts and is never picked again).
+constexpr std::uint8_t kRetired = 8;
 
 constexpr std::size_t kMaxIdLength = 128;
 constexpr std::uint32_t kMaxWeight = 10'000;
@@ -50,20 +52,11 @@ struct StringHash {
 
 }  // namespace
 
-// One registered backend. Never freed before the balancer, so snapshots and handles hold raw
-// pointers. Configuration is immutable after registration; everything else is atomic or
-// guarded by State::mu (health-check bookkeeping only).
-class BackendEntry {
- public:
-  BackendEntry(Backend b, Endpoint target)
-      : config(std::move(b)), probe_target(std::move(target)), weight(config.weight) {}
-
-  const Backend config;  // caller-set fields only
-  const Endpoint probe_target;
-
-  // Read by every pick: kept together on one cache line.
-  alignas(64) const std::uint32_t weight;
-  std::atomic<std::uint8_t> flags{kInactive};
+// What a backend has measured. Shared by every entry the backend has had: UpdateBackend
+// replaces the entry, not the history, so handles to a retired entry still count connections
+// and requests where the current entry (and least_conn) sees them.
+struct BackendStats {
+  // Read by picks.
   std::atomic<std::uint64_t> connections{0};
   std::atomic<double> ewma_us{-1.0};  // < 0: no request measured yet
   std::atomic<std::int64_t> ejected_until_ns{0};
@@ -76,6 +69,31 @@ class BackendEntry {
   std::atomic<std::uint64_t> latency_sum_us{0};
   std::atomic<std::uint64_t> ejections{0};
   std::array<std::atomic<std::uint64_t>, kBucketCount> buckets{};
+};
+
+// One registered backend. Never freed before the balancer, so snapshots and handles hold raw
+// pointers: UpdateBackend and RemoveBackend retire an entry (kRetired, kept to the end) instead
+// of freeing it. Configuration is immutable; everything else is atomic or guarded by State::mu
+// (health-check bookkeeping only).
+class BackendEntry {
+ public:
+  // `shared` is the stats of the entry this one replaces; null for a new backend.
+  BackendEntry(Backend b, Endpoint target, BackendStats* shared)
+      : config(std::move(b)),
+        probe_target(std::move(target)),
+        weight(config.weight),
+        stats(shared != nullptr ? shared : &own_stats) {}
+
+  const Backend config;  // caller-set fields only
+  const Endpoint probe_target;
+
+  // Read by every pick: kept together on one cache line.
+  alignas(64) const std::uint32_t weight;
+  std::atomic<std::uint8_t> flags{kInactive};
+  BackendStats* const stats;
+  // The entry that replaced this one (UpdateBackend): outlier ejection through an old handle
+  // lands there. Null while current, and for a removed backend.
+  std::atomic<BackendEntry*> successor{nullptr};
   std::atomic<HealthStatus> health_status{HealthStatus::kUnknown};
 
   // Guarded by State::mu.
@@ -84,6 +102,8 @@ class BackendEntry {
   std::uint64_t failed_health_checks = 0;
   std::string last_probe_detail;
   std::optional<WallTime> last_health_check;
+
+  BackendStats own_stats;  // `stats` of the backend's first entry
 };
 
 const std::string& BackendHandle::id() const { return entry->config.id; }
@@ -269,6 +289,9 @@ struct GlobalLoadBalancer::State {
   // Control plane: the entry list, id index and health bookkeeping.
   mutable std::mutex mu;
   std::vector<std::unique_ptr<BackendEntry>> entries;  // registration order
+  // Entries replaced or removed: kept until the balancer dies, since handles and snapshots
+  // still in use point at them.
+  std::vector<std::unique_ptr<BackendEntry>> retired;
   std::unordered_map<std::string, BackendEntry*, StringHash, std::equal_to<>> by_id;
   std::optional<MonoTime> last_sweep_start;
   std::mutex sweep_mu;  // one PerformHealthCheck at a time
@@ -316,10 +339,10 @@ struct GlobalLoadBalancer::State {
 
   // An ejected backend returns once its time is up; checked lazily by whoever looks at it.
   bool TryReturnFromEjection(BackendEntry& e) {
-    if (NowNs() < e.ejected_until_ns.load(std::memory_order_relaxed)) return false;
+    if (NowNs() < e.stats->ejected_until_ns.load(std::memory_order_relaxed)) return false;
     const std::uint8_t old = UpdateFlags(e, 0, kEjected);
     if ((old & kEjected) != 0) {
-      e.consecutive_failures.store(0, std::memory_order_relaxed);
+      e.stats->consecutive_failures.store(0, std::memory_order_relaxed);
       spdlog::info("backend '{}' returns from outlier ejection", e.config.id);
     }
     return e.flags.load(std::memory_order_acquire) == 0;
@@ -327,18 +350,18 @@ struct GlobalLoadBalancer::State {
 
   void Eject(BackendEntry& e, std::uint32_t failures) {
     const auto& od = options.outlier_detection;
-    const std::uint64_t prior = e.ejections.fetch_add(1, std::memory_order_relaxed);
+    const std::uint64_t prior = e.stats->ejections.fetch_add(1, std::memory_order_relaxed);
     auto duration = od.max_ejection_time;
     if (prior < 32) {
       const auto doubled = od.base_ejection_time * (std::int64_t{1} << prior);
       if (doubled < od.max_ejection_time) duration = doubled;
     }
-    e.ejected_until_ns.store(
+    e.stats->ejected_until_ns.store(
         NowNs() + std::chrono::duration_cast<std::chrono::nanoseconds>(duration).count(),
         std::memory_order_relaxed);
     UpdateFlags(e, kEjected, 0);
     // Counting restarts: after it returns, `consecutive_failures` new failures eject again.
-    e.consecutive_failures.store(0, std::memory_order_relaxed);
+    e.stats->consecutive_failures.store(0, std::memory_order_relaxed);
     total_ejections.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("backend '{}' ejected for {}ms: {} consecutive failed requests (ejection #{})",
                  e.config.id, duration.count(), failures, prior + 1);
@@ -444,6 +467,24 @@ struct GlobalLoadBalancer::State {
     s.geo_cursors = std::make_unique<std::atomic<std::uint64_t>[]>(s.geo_groups.size());
   }
 
+  // A new entry (inactive, not in the counts yet) for a validated backend; `shared` is the
+  // stats of the entry it replaces, null for a new backend. Caller holds `mu`.
+  std::unique_ptr<BackendEntry> MakeEntry(Backend b, BackendStats* shared) const {
+    Endpoint target;
+    target.scheme = b.use_tcp_check ? EndpointScheme::kTcp : EndpointScheme::kHttp;
+    target.host = b.address;
+    target.port = b.port;
+    if (!b.use_tcp_check) {
+      target.path = b.health_path.empty() ? options.health_check.path : b.health_path;
+    }
+    // Only caller-set fields are kept; status fields are the balancer's.
+    b.active = true;
+    b.health_status = HealthStatus::kUnknown;
+    b.ejected = false;
+    b.connections = 0;
+    return std::make_unique<BackendEntry>(std::move(b), std::move(target), shared);
+  }
+
   BackendEntry* FindEntry(std::string_view id) const {
     auto it = by_id.find(id);
     return it == by_id.end() ? nullptr : it->second;
@@ -463,7 +504,7 @@ struct GlobalLoadBalancer::State {
     b.active = (e.flags.load() & kInactive) == 0;
     b.health_status = e.health_status.load();
     b.ejected = (e.flags.load() & kEjected) != 0;
-    b.connections = e.connections.load();
+    b.connections = e.stats->connections.load();
     return b;
   }
 
@@ -476,26 +517,26 @@ struct GlobalLoadBalancer::State {
     const std::uint8_t f = e.flags.load();
     m.active = (f & kInactive) == 0;
     m.ejected = (f & kEjected) != 0;
-    m.connections = e.connections.load();
-    m.total_requests = e.total_requests.load();
-    m.failed_requests = e.failed_requests.load();
+    m.connections = e.stats->connections.load();
+    m.total_requests = e.stats->total_requests.load();
+    m.failed_requests = e.stats->failed_requests.load();
     m.error_rate = m.total_requests == 0 ? 0.0
                                          : static_cast<double>(m.failed_requests) /
                                                static_cast<double>(m.total_requests);
-    const std::uint64_t sum = e.latency_sum_us.load();
+    const std::uint64_t sum = e.stats->latency_sum_us.load();
     m.latency_sum = microseconds(static_cast<std::int64_t>(sum));
     m.avg_latency = m.total_requests == 0
                         ? microseconds(0)
                         : microseconds(static_cast<std::int64_t>(sum / m.total_requests));
-    m.ewma_latency = microseconds(std::llround(std::max(0.0, e.ewma_us.load())));
-    m.ejections = e.ejections.load();
+    m.ewma_latency = microseconds(std::llround(std::max(0.0, e.stats->ewma_us.load())));
+    m.ejections = e.stats->ejections.load();
     m.health_checks = e.health_checks;
     m.failed_health_checks = e.failed_health_checks;
     m.last_probe_detail = e.last_probe_detail;
     m.last_health_check = e.last_health_check;
     std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i < kBucketCount; ++i) {
-      cumulative += e.buckets[i].load();
+      cumulative += e.stats->buckets[i].load();
       m.latency_bucket_bounds.push_back(i < kBucketBounds.size() ? microseconds(kBucketBounds[i])
                                                                  : microseconds::max());
       m.latency_bucket_counts.push_back(cumulative);
@@ -565,8 +606,8 @@ struct GlobalLoadBalancer::State {
     // (connections + 1) / weight, compared by cross-multiplying; equal weights order by
     // connections alone, and weights still matter when everything is idle.
     return PickByLoad(tc, s, usable, [](const BackendEntry& a, const BackendEntry& b) {
-      const std::uint64_t ca = a.connections.load(std::memory_order_relaxed) + 1;
-      const std::uint64_t cb = b.connections.load(std::memory_order_relaxed) + 1;
+      const std::uint64_t ca = a.stats->connections.load(std::memory_order_relaxed) + 1;
+      const std::uint64_t cb = b.stats->connections.load(std::memory_order_relaxed) + 1;
       return ca * b.weight < cb * a.weight;
     });
   }
@@ -579,20 +620,20 @@ struct GlobalLoadBalancer::State {
     const std::size_t n = s.active.size();
     if (n <= std::max<std::size_t>(options.exact_scan_limit, 2)) {
       for (BackendEntry* e : s.active) {
-        const double ew = e->ewma_us.load(std::memory_order_relaxed);
+        const double ew = e->stats->ewma_us.load(std::memory_order_relaxed);
         if (ew >= 0.0 && (neutral < 0.0 || ew < neutral) && usable(e)) neutral = ew;
       }
     }
     auto score = [&neutral](const BackendEntry& e, double fallback) {
-      double ew = e.ewma_us.load(std::memory_order_relaxed);
+      double ew = e.stats->ewma_us.load(std::memory_order_relaxed);
       if (ew < 0.0) ew = neutral >= 0.0 ? neutral : fallback;
-      const auto outstanding = e.connections.load(std::memory_order_relaxed);
+      const auto outstanding = e.stats->connections.load(std::memory_order_relaxed);
       return ew * static_cast<double>(outstanding + 1) / static_cast<double>(e.weight);
     };
     return PickByLoad(tc, s, usable, [&score](const BackendEntry& a, const BackendEntry& b) {
       // Under P2C an unmeasured candidate borrows the other's EWMA (1us when neither has one).
-      const double ea = a.ewma_us.load(std::memory_order_relaxed);
-      const double eb = b.ewma_us.load(std::memory_order_relaxed);
+      const double ea = a.stats->ewma_us.load(std::memory_order_relaxed);
+      const double eb = b.stats->ewma_us.load(std::memory_order_relaxed);
       const double fa = eb >= 0.0 ? eb : 1.0;
       const double fb = ea >= 0.0 ? ea : 1.0;
       return score(a, fa) < score(b, fb);
@@ -747,39 +788,50 @@ struct GlobalLoadBalancer::State {
 
   void Record(BackendEntry& e, microseconds latency, bool success) {
     const std::int64_t us = std::max<std::int64_t>(latency.count(), 0);
-    e.total_requests.fetch_add(1, std::memory_order_relaxed);
-    e.latency_sum_us.fetch_add(static_cast<std::uint64_t>(us), std::memory_order_relaxed);
-    e.buckets[BucketFor(us)].fetch_add(1, std::memory_order_relaxed);
+    e.stats->total_requests.fetch_add(1, std::memory_order_relaxed);
+    e.stats->latency_sum_us.fetch_add(static_cast<std::uint64_t>(us), std::memory_order_relaxed);
+    e.stats->buckets[BucketFor(us)].fetch_add(1, std::memory_order_relaxed);
     UpdateEwma(e, static_cast<double>(us));
     if (success) {
-      if (e.consecutive_failures.load(std::memory_order_relaxed) != 0) {
-        e.consecutive_failures.store(0, std::memory_order_relaxed);
+      if (e.stats->consecutive_failures.load(std::memory_order_relaxed) != 0) {
+        e.stats->consecutive_failures.store(0, std::memory_order_relaxed);
       }
       return;
     }
-    e.failed_requests.fetch_add(1, std::memory_order_relaxed);
+    e.stats->failed_requests.fetch_add(1, std::memory_order_relaxed);
     const auto& od = options.outlier_detection;
+    if (!od.enabled) return;
+    // A handle to a replaced entry ejects the backend's current entry; a removed one no one.
+    BackendEntry& now_entry = Current(e);
+    const std::uint8_t f = now_entry.flags.load(std::memory_order_acquire);
     // Failures of requests still in flight to an ejected backend do not count again.
-    if (!od.enabled || (e.flags.load(std::memory_order_acquire) & kEjected) != 0) return;
+    if ((f & (kEjected | kRetired)) != 0) return;
     const std::uint32_t failures =
-        e.consecutive_failures.fetch_add(1, std::memory_order_acq_rel) + 1;
+        e.stats->consecutive_failures.fetch_add(1, std::memory_order_acq_rel) + 1;
     // Exactly one failure reaches the threshold, so exactly one thread ejects.
-    if (failures == od.consecutive_failures) Eject(e, failures);
+    if (failures == od.consecutive_failures) Eject(now_entry, failures);
+  }
+
+  // The entry that stands for e's backend now: e itself unless UpdateBackend replaced it.
+  static BackendEntry& Current(BackendEntry& e) {
+    BackendEntry* latest = &e;
+    while (BackendEntry* next = latest->successor.load(std::memory_order_acquire)) latest = next;
+    return *latest;
   }
 
   // Peak EWMA: a slower sample takes over at once; faster ones pull it down with time
   // constant ewma_decay, so one slow response is remembered for a while, not forever.
   void UpdateEwma(BackendEntry& e, double sample_us) {
     const std::int64_t now = NowNs();
-    const std::int64_t prev = e.ewma_stamp_ns.exchange(now, std::memory_order_relaxed);
+    const std::int64_t prev = e.stats->ewma_stamp_ns.exchange(now, std::memory_order_relaxed);
     const double dt = prev == 0 ? 0.0 : static_cast<double>(std::max<std::int64_t>(now - prev, 0));
     const double tau = static_cast<double>(std::chrono::nanoseconds(options.ewma_decay).count());
     const double keep = std::exp(-dt / tau);
-    double old = e.ewma_us.load(std::memory_order_relaxed);
+    double old = e.stats->ewma_us.load(std::memory_order_relaxed);
     double next = 0.0;
     do {
       next = (old < 0.0 || sample_us >= old) ? sample_us : old * keep + sample_us * (1.0 - keep);
-    } while (!e.ewma_us.compare_exchange_weak(old, next, std::memory_order_relaxed));
+    } while (!e.stats->ewma_us.compare_exchange_weak(old, next, std::memory_order_relaxed));
   }
 };
 
@@ -836,23 +888,74 @@ Status GlobalLoadBalancer::RegisterBackends(std::vector<Backend> backends) {
     }
   }
   for (Backend& b : backends) {
-    Endpoint target;
-    target.scheme = b.use_tcp_check ? EndpointScheme::kTcp : EndpointScheme::kHttp;
-    target.host = b.address;
-    target.port = b.port;
-    if (!b.use_tcp_check)
-      target.path = b.health_path.empty() ? s.options.health_check.path : b.health_path;
     const bool active = b.active;
-    // Only caller-set fields are kept; status fields are the balancer's.
-    b.active = true;
-    b.health_status = HealthStatus::kUnknown;
-    b.ejected = false;
-    b.connections = 0;
-    auto entry = std::make_unique<BackendEntry>(std::move(b), std::move(target));
+    auto entry = s.MakeEntry(std::move(b), nullptr);
     if (active) s.UpdateFlags(*entry, 0, kInactive);
     s.by_id.emplace(entry->config.id, entry.get());
     s.entries.push_back(std::move(entry));
   }
+  s.Publish();
+  return {};
+}
+
+Status GlobalLoadBalancer::UpdateBackend(Backend backend) {
+  if (auto valid = ValidateBackend(backend); !valid) return valid;
+  State& s = *state_;
+  std::lock_guard lock(s.mu);
+  auto it =
+      std::ranges::find_if(s.entries, [&](const auto& e) { return e->config.id == backend.id; });
+  if (it == s.entries.end()) {
+    return NotFound(fmt::format("backend '{}' is not registered", backend.id));
+  }
+  BackendEntry& old = **it;
+  // Health describes the probe target: it carries over only while that stays the same.
+  const bool same_target = old.config.address == backend.address &&
+                           old.config.port == backend.port &&
+                           old.config.health_path == backend.health_path &&
+                           old.config.use_tcp_check == backend.use_tcp_check;
+  const bool active = backend.active;
+  auto entry = s.MakeEntry(std::move(backend), old.stats);
+  entry->health_checks = old.health_checks;
+  entry->failed_health_checks = old.failed_health_checks;
+  if (same_target) {
+    entry->health = old.health;
+    entry->health_status.store(old.health_status.load());
+    entry->last_probe_detail = old.last_probe_detail;
+    entry->last_health_check = old.last_health_check;
+  }
+  // From here on an ejection through a handle to the old entry lands on the new one.
+  old.successor.store(entry.get(), std::memory_order_release);
+  const std::uint8_t before = old.flags.load(std::memory_order_acquire);
+  std::uint8_t wanted = active ? 0 : kInactive;
+  if ((before & kEjected) != 0) wanted |= kEjected;
+  if (same_target && (before & kUnhealthy) != 0) wanted |= kUnhealthy;
+  // The new entry joins the counts before the old one leaves them, so panic mode does not
+  // see a backend missing for an instant.
+  s.UpdateFlags(*entry, wanted, (wanted & kInactive) != 0 ? 0 : kInactive);
+  const std::uint8_t retired = s.UpdateFlags(old, kRetired | kInactive, 0);
+  // An ejection that resolved to the old entry just before the swap still counts.
+  if ((retired & kEjected) != 0 && (wanted & kEjected) == 0) s.UpdateFlags(*entry, kEjected, 0);
+  s.by_id.find(entry->config.id)->second = entry.get();
+  s.retired.push_back(std::move(*it));
+  *it = std::move(entry);
+  s.Publish();
+  return {};
+}
+
+Status GlobalLoadBalancer::RemoveBackend(std::string_view backend_id) {
+  State& s = *state_;
+  std::lock_guard lock(s.mu);
+  auto by_id = s.by_id.find(backend_id);
+  if (by_id == s.by_id.end()) {
+    return NotFound(fmt::format("backend '{}' is not registered", backend_id));
+  }
+  BackendEntry* entry = by_id->second;
+  // Inactive and retired: stale snapshots skip it from now on, and it leaves the counts.
+  s.UpdateFlags(*entry, kRetired | kInactive, 0);
+  s.by_id.erase(by_id);
+  auto it = std::ranges::find_if(s.entries, [&](const auto& e) { return e.get() == entry; });
+  s.retired.push_back(std::move(*it));
+  s.entries.erase(it);
   s.Publish();
   return {};
 }
@@ -914,14 +1017,15 @@ Status GlobalLoadBalancer::DecrementConnections(std::string_view backend_id) {
 void GlobalLoadBalancer::IncrementConnections(BackendHandle backend) {
   if (backend.entry == nullptr) return;
   auto* e = const_cast<BackendEntry*>(backend.entry);
-  e->connections.fetch_add(1, std::memory_order_relaxed);
+  e->stats->connections.fetch_add(1, std::memory_order_relaxed);
 }
 
 void GlobalLoadBalancer::DecrementConnections(BackendHandle backend) {
   if (backend.entry == nullptr) return;
   auto* e = const_cast<BackendEntry*>(backend.entry);
-  std::uint64_t c = e->connections.load(std::memory_order_relaxed);
-  while (c > 0 && !e->connections.compare_exchange_weak(c, c - 1, std::memory_order_relaxed)) {
+  std::uint64_t c = e->stats->connections.load(std::memory_order_relaxed);
+  while (c > 0 &&
+         !e->stats->connections.compare_exchange_weak(c, c - 1, std::memory_order_relaxed)) {
   }
 }
 
@@ -1027,6 +1131,8 @@ Result<HealthCheckReport> GlobalLoadBalancer::PerformHealthCheck() {
     const HealthThresholds thresholds{hc.rise, hc.fall, hc.degraded_latency};
     for (std::size_t i = 0; i < probed.size(); ++i) {
       BackendEntry& e = *probed[i];
+      // Removed or replaced while probing: the result is for a target that is gone.
+      if ((e.flags.load() & kRetired) != 0) continue;
       const ProbeResult& r = results[i];
       ++e.health_checks;
       if (!r.ok) ++e.failed_health_checks;

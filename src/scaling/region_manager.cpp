@@ -57,6 +57,9 @@ struct RegionState {
 
   Region region;  // caller-set fields only; the rest is filled on read
   Endpoint endpoint;
+  // Changes when the region is registered or its endpoint changes: a sweep applies a probe
+  // result only to the target it probed.
+  std::uint64_t target_serial = 0;
   HealthCounters health;
   LatencyWindow probe_latency;
   LatencyWindow request_latency;
@@ -118,6 +121,7 @@ struct MultiRegionManager::State {
   std::uint64_t primary_changes = 0;
   std::chrono::microseconds last_sweep_duration{0};
   bool reported_no_candidate = false;
+  std::uint64_t next_target_serial = 1;
 
   std::mutex sweep_mu;  // one PerformHealthCheck at a time
   std::mutex listener_mu;
@@ -302,6 +306,7 @@ Status MultiRegionManager::RegisterRegion(Region region) {
     const bool active = region.active;
     auto s = std::make_unique<RegionState>(std::move(region), std::move(*endpoint),
                                            options_.latency_window);
+    s->target_serial = state_->next_target_serial++;
     state_->by_id.emplace(id, s.get());
     state_->regions.push_back(std::move(s));
     if (wants_primary) {
@@ -394,6 +399,86 @@ Status MultiRegionManager::DeactivateRegion(std::string_view region_id) {
   return {};
 }
 
+Status MultiRegionManager::UpdateRegion(Region region) {
+  auto endpoint = ParseEndpoint(region.endpoint);
+  if (!endpoint) {
+    return InvalidArgument(fmt::format("region '{}': invalid endpoint '{}': {}", region.id,
+                                       region.endpoint, endpoint.error().message()));
+  }
+  if (region.name.empty()) region.name = region.id;
+  std::vector<RegionEvent> events;
+  {
+    std::unique_lock lock(state_->mu);
+    RegionState* s = state_->Find(region.id);
+    if (s == nullptr) return NotFound(fmt::format("region '{}' is not registered", region.id));
+    const bool was_active = s->region.active;
+    if (region.endpoint != s->region.endpoint) {
+      // A different target: what was measured of the old one says nothing about it.
+      const HealthStatus before = s->health.status;
+      s->endpoint = std::move(*endpoint);
+      s->target_serial = state_->next_target_serial++;
+      s->health = HealthCounters{};
+      s->probe_latency = LatencyWindow(options_.latency_window);
+      s->last_latency = {};
+      s->last_probe_detail.clear();
+      s->last_health_check.reset();
+      if (before != s->health.status) {
+        ++s->status_changes;
+        RegionEvent e;
+        e.kind = RegionEvent::Kind::kStatusChanged;
+        e.region_id = s->region.id;
+        e.from = before;
+        e.to = s->health.status;
+        e.reason =
+            fmt::format("endpoint changed from '{}' to '{}'", s->region.endpoint, region.endpoint);
+        events.push_back(std::move(e));
+      }
+    }
+    s->region.name = std::move(region.name);
+    s->region.location = std::move(region.location);
+    s->region.endpoint = std::move(region.endpoint);
+    s->region.priority = region.priority;
+    s->region.active = region.active;
+    // As ActivateRegion / DeactivateRegion would.
+    if (was_active && !region.active && state_->primary_id == s->region.id) {
+      state_->ReconsiderPrimary(false, events);
+    } else if (!was_active && region.active) {
+      state_->ReconsiderPrimary(options_.failback, events);
+    }
+  }
+  Emit(state_->listener_mu, state_->listener, events);
+  return {};
+}
+
+Status MultiRegionManager::RemoveRegion(std::string_view region_id) {
+  std::vector<RegionEvent> events;
+  {
+    std::unique_lock lock(state_->mu);
+    RegionState* s = state_->Find(region_id);
+    if (s == nullptr) return NotFound(fmt::format("region '{}' is not registered", region_id));
+    const std::string id = s->region.id;
+    if (state_->primary_id == id) {
+      // The failover an unhealthy primary gets; with no eligible region there is no primary.
+      const std::string why = fmt::format("primary '{}' was removed", id);
+      if (RegionState* best = state_->BestCandidate(); best != nullptr) {
+        state_->ChangePrimary(
+            best->region.id,
+            fmt::format("{}; '{}' is {} with {}us average latency", why, best->region.id,
+                        ToString(best->health.status), best->probe_latency.Mean().count()),
+            /*automatic=*/true, events);
+      } else {
+        state_->ChangePrimary("", fmt::format("{}; no active region is eligible", why),
+                              /*automatic=*/false, events);
+      }
+    }
+    if (state_->preferred_primary_id == id) state_->preferred_primary_id.clear();
+    state_->by_id.erase(state_->by_id.find(id));
+    std::erase_if(state_->regions, [&](const auto& r) { return r.get() == s; });
+  }
+  Emit(state_->listener_mu, state_->listener, events);
+  return {};
+}
+
 Status MultiRegionManager::UpdateRegionLatency(std::string_view region_id,
                                                std::chrono::microseconds latency) {
   if (latency.count() < 0) return InvalidArgument("latency must not be negative");
@@ -454,14 +539,17 @@ Result<HealthCheckReport> MultiRegionManager::PerformHealthCheck() {
   std::lock_guard sweep_lock(state_->sweep_mu);
   const MonoTime started = clock_.Now();
   std::vector<std::string> ids;
+  std::vector<std::uint64_t> serials;
   std::vector<Endpoint> targets;
   {
     std::unique_lock lock(state_->mu);
     state_->last_sweep_start = started;
     ids.reserve(state_->regions.size());
+    serials.reserve(state_->regions.size());
     targets.reserve(state_->regions.size());
     for (const auto& s : state_->regions) {
       ids.push_back(s->region.id);
+      serials.push_back(s->target_serial);
       targets.push_back(s->endpoint);
     }
   }
@@ -485,7 +573,8 @@ Result<HealthCheckReport> MultiRegionManager::PerformHealthCheck() {
     const HealthThresholds thresholds{options_.rise, options_.fall, options_.degraded_latency};
     for (std::size_t i = 0; i < ids.size(); ++i) {
       RegionState* s = state_->Find(ids[i]);
-      if (s == nullptr) continue;
+      // Removed, or its endpoint changed, while probing: the result is for a target that is gone.
+      if (s == nullptr || s->target_serial != serials[i]) continue;
       const ProbeResult& r = results[i];
       ++s->health_checks;
       if (!r.ok) ++s->failed_health_checks;

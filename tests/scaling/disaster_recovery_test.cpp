@@ -2,11 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "support/fake_backup_engine.hpp"
 #include "support/manual_clock.hpp"
@@ -642,6 +645,327 @@ TEST_F(DisasterRecoveryEngineTest, CopiesToTheSecondaryAndRestoresFromItWhenTheP
                                                RecoverySource::kPrimary);
   ASSERT_FALSE(primary_only.has_value());
   EXPECT_TRUE(IsRepositoryOutage(primary_only.error())) << primary_only.error().ToString();
+}
+
+// ---- UpdatePlan / RemovePlan (config reload) ---------------------------------------------------
+
+TEST_F(DisasterRecoveryManagerTest, UpdatePlanReplacesSettingsAndKeepsPointsAndTests) {
+  ASSERT_TRUE(manager_.CreatePlan(Plan()).has_value());
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());
+  ASSERT_TRUE(manager_.TestRecovery("plan-1").has_value());
+  // Same repository: nothing is read again (the fake's catalog is emptied behind its back).
+  engine_->Wipe("plan-1", Role::kPrimary);
+  DisasterRecoveryPlan changed = Plan();
+  changed.name.clear();  // named after its id, as CreatePlan does
+  changed.strategy = BackupStrategy::kIncremental;
+  changed.rpo = 30min;
+  changed.retention_days = 7;
+  changed.active = false;
+  ASSERT_TRUE(manager_.UpdatePlan(changed).has_value());
+  auto plan = manager_.GetPlan("plan-1");
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_EQ(plan->name, "plan-1");
+  EXPECT_EQ(plan->strategy, BackupStrategy::kIncremental);
+  EXPECT_EQ(plan->rpo, 30min);
+  EXPECT_EQ(plan->retention_days, 7);
+  EXPECT_FALSE(plan->active);
+  EXPECT_FALSE(manager_.ShouldBackup("plan-1"));
+  EXPECT_EQ(manager_.ListRecoveryPoints("plan-1").size(), 1u);
+  EXPECT_EQ(manager_.GetTestResults("plan-1").size(), 1u);
+  EXPECT_EQ(manager_.GetRecoveryStats().per_plan.at(0).primary.points, 1u);
+  // The next backup uses the new settings.
+  changed.active = true;
+  ASSERT_TRUE(manager_.UpdatePlan(changed).has_value());
+  EXPECT_EQ(manager_.CreateRecoveryPoint("plan-1")->strategy, BackupStrategy::kIncremental);
+}
+
+TEST_F(DisasterRecoveryManagerTest, UpdatePlanValidatesAndLeavesThePlanAloneOnError) {
+  ASSERT_TRUE(manager_.CreatePlan(Plan()).has_value());
+  EXPECT_EQ(manager_.UpdatePlan(Plan("nope")).error().code(), ErrorCode::kNotFound);
+  DisasterRecoveryPlan bad = Plan();
+  bad.retention_days = 0;
+  EXPECT_EQ(manager_.UpdatePlan(bad).error().code(), ErrorCode::kInvalidArgument);
+  DisasterRecoveryPlan same = Plan();
+  same.secondary_repository = same.repository;
+  EXPECT_EQ(manager_.UpdatePlan(same).error().code(), ErrorCode::kInvalidArgument);
+  // A new repository that cannot be read (not an outage): the plan keeps its old one.
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());
+  engine_->FailListing(Role::kPrimary, Error(ErrorCode::kCorrupted, "bad catalog"));
+  DisasterRecoveryPlan moved = Plan();
+  moved.repository = (repo_.path() / "elsewhere").string();
+  auto failed = manager_.UpdatePlan(moved);
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().code(), ErrorCode::kCorrupted);
+  EXPECT_EQ(manager_.GetPlan("plan-1")->repository, Plan().repository);
+  EXPECT_EQ(manager_.ListRecoveryPoints("plan-1").size(), 1u);
+  engine_->FailListing(Role::kPrimary, std::nullopt);
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());  // not stuck reconfiguring
+}
+
+TEST_F(DisasterRecoveryManagerTest, UpdatePlanWithANewRepositoryAdoptsItsPoints) {
+  ASSERT_TRUE(manager_.CreatePlan(Plan()).has_value());
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());  // p1
+  const fs::path artifact = source_.path() / "dump.sql";
+  WriteFile(artifact, "abc");
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1", 3, artifact.string()).has_value());
+  ASSERT_TRUE(manager_.TestRecovery("plan-1").has_value());
+  // The fake keys its catalogs by plan: wiping it stands for a new, empty repository.
+  engine_->Wipe("plan-1", Role::kPrimary);
+  DisasterRecoveryPlan moved = Plan();
+  moved.repository = (repo_.path() / "new-repo").string();
+  ASSERT_TRUE(manager_.UpdatePlan(moved).has_value());
+  auto points = manager_.ListRecoveryPoints("plan-1");
+  ASSERT_EQ(points.size(), 1u);  // only the registered artifact stays
+  EXPECT_EQ(points[0].status, "external");
+  EXPECT_EQ(manager_.GetTestResults("plan-1").size(), 1u);
+  auto point = manager_.CreateRecoveryPoint("plan-1");
+  ASSERT_TRUE(point.has_value());
+  EXPECT_EQ(point->location, moved.repository);
+}
+
+TEST_F(DisasterRecoveryManagerTest, ANewSecondaryStartsAFreshCopyHistory) {
+  DisasterRecoveryPlan plan = Plan();
+  plan.secondary_repository = (repo_.path() / "copy").string();
+  ASSERT_TRUE(manager_.CreatePlan(plan).has_value());
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());
+  ASSERT_TRUE(manager_.GetRecoveryPoint("p1")->in_secondary);
+  ASSERT_FALSE(manager_.ShouldCopy("plan-1"));
+  engine_->Wipe("plan-1", Role::kSecondary);  // the new secondary is empty
+  plan.secondary_repository = (repo_.path() / "copy-2").string();
+  ASSERT_TRUE(manager_.UpdatePlan(plan).has_value());
+  EXPECT_TRUE(manager_.GetRecoveryPoint("p1")->in_primary);
+  EXPECT_FALSE(manager_.GetRecoveryPoint("p1")->in_secondary);
+  const auto figures = manager_.GetRecoveryStats().per_plan.at(0);
+  EXPECT_FALSE(figures.last_copy.has_value());
+  EXPECT_FALSE(figures.last_copy_attempt.has_value());
+  EXPECT_EQ(figures.copies_succeeded, 1u);  // counts are history: they stay
+  EXPECT_TRUE(manager_.ShouldCopy("plan-1"));
+  ASSERT_TRUE(manager_.CopyToSecondary("plan-1").has_value());
+  EXPECT_TRUE(manager_.GetRecoveryPoint("p1")->in_secondary);
+  // Dropping the secondary: points are no longer counted there.
+  plan.secondary_repository.clear();
+  ASSERT_TRUE(manager_.UpdatePlan(plan).has_value());
+  EXPECT_FALSE(manager_.GetRecoveryPoint("p1")->in_secondary);
+  EXPECT_FALSE(manager_.GetRecoveryStats().per_plan.at(0).secondary.has_value());
+}
+
+TEST_F(DisasterRecoveryManagerTest, RemovePlanForgetsThePlanButNotItsRepository) {
+  ASSERT_TRUE(manager_.CreatePlan(Plan()).has_value());
+  ASSERT_TRUE(manager_.CreatePlan(Plan("plan-2")).has_value());
+  ASSERT_TRUE(manager_.CreateRecoveryPoint("plan-1").has_value());
+  ASSERT_TRUE(manager_.RemovePlan("plan-1").has_value());
+  EXPECT_EQ(manager_.GetPlan("plan-1").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(manager_.GetRecoveryPoint("p1").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(manager_.GetPlanCount(), 1u);
+  EXPECT_EQ(manager_.GetRecoveryPointCount(), 0u);
+  EXPECT_EQ(manager_.GetRecoveryStats().per_plan.size(), 1u);
+  EXPECT_FALSE(manager_.ShouldBackup("plan-1"));
+  EXPECT_EQ(manager_.RemovePlan("plan-1").error().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(engine_->deleted(Role::kPrimary).empty());
+  EXPECT_EQ(engine_->point_ids("plan-1", Role::kPrimary), std::vector<std::string>{"p1"});
+  // Created again on the same repository, the plan adopts its points.
+  ASSERT_TRUE(manager_.CreatePlan(Plan()).has_value());
+  EXPECT_EQ(manager_.ListRecoveryPoints("plan-1").size(), 1u);
+}
+
+// Delegates to the fake engine; the first call of the gated kind blocks until released.
+class GatedEngine final : public BackupEngine {
+ public:
+  enum class Kind { kNone, kBackup, kList, kRestore, kCopy };
+  explicit GatedEngine(std::shared_ptr<FakeBackupEngine> inner) : inner_(std::move(inner)) {}
+
+  void Gate(Kind kind) {
+    std::lock_guard lock(mu_);
+    gated_ = kind;
+    entered_ = false;
+    released_ = false;
+  }
+  void WaitEntered() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return entered_; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    gated_ = Kind::kNone;
+    cv_.notify_all();
+  }
+
+  Result<BackupOutcome> Backup(const DisasterRecoveryPlan& plan) override {
+    Wait(Kind::kBackup);
+    return inner_->Backup(plan);
+  }
+  Result<std::vector<BackupOutcome>> ListPoints(const DisasterRecoveryPlan& plan,
+                                                RepositoryRole role) override {
+    Wait(Kind::kList);
+    return inner_->ListPoints(plan, role);
+  }
+  Result<RestoreReport> Restore(const DisasterRecoveryPlan& plan, RepositoryRole role,
+                                const std::string& point_id, const std::string& target) override {
+    Wait(Kind::kRestore);
+    return inner_->Restore(plan, role, point_id, target);
+  }
+  Result<VerifyOutcome> Verify(const DisasterRecoveryPlan& plan, RepositoryRole role,
+                               const std::string& point_id, const std::string& dir) override {
+    return inner_->Verify(plan, role, point_id, dir);
+  }
+  Status DeletePoints(const DisasterRecoveryPlan& plan, RepositoryRole role,
+                      const std::vector<std::string>& ids) override {
+    return inner_->DeletePoints(plan, role, ids);
+  }
+  Result<CopyReport> CopyToSecondary(const DisasterRecoveryPlan& plan) override {
+    Wait(Kind::kCopy);
+    return inner_->CopyToSecondary(plan);
+  }
+
+ private:
+  void Wait(Kind kind) {
+    std::unique_lock lock(mu_);
+    if (gated_ != kind) return;
+    entered_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return released_; });
+  }
+
+  std::shared_ptr<FakeBackupEngine> inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Kind gated_ = Kind::kNone;
+  bool entered_ = false;
+  bool released_ = false;
+};
+
+class DisasterRecoveryReloadTest : public DisasterRecoveryManagerTest {
+ protected:
+  DisasterRecoveryReloadTest()
+      : gated_(std::make_shared<GatedEngine>(engine_)),
+        gated_manager_(5, DisasterRecoveryDependencies{gated_, &clock_, scratch_.path().string()}) {
+  }
+
+  // Runs `operation` on a thread until it reaches the gated engine call, then checks that
+  // UpdatePlan and RemovePlan refuse; lets it finish, and checks that they work again.
+  template <typename Operation>
+  void ExpectRefusedWhile(GatedEngine::Kind kind, Operation operation) {
+    gated_->Gate(kind);
+    std::thread running(operation);
+    gated_->WaitEntered();
+    const auto before = gated_manager_.GetPlan("plan-1")->rpo;
+    DisasterRecoveryPlan changed = PlanWithSecondary();
+    changed.rpo = before + 1min;
+    EXPECT_EQ(gated_manager_.UpdatePlan(changed).error().code(), ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(gated_manager_.RemovePlan("plan-1").error().code(), ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(gated_manager_.GetPlan("plan-1")->rpo, before);
+    gated_->Release();
+    running.join();
+    ASSERT_TRUE(gated_manager_.UpdatePlan(changed).has_value());
+    EXPECT_EQ(gated_manager_.GetPlan("plan-1")->rpo, before + 1min);
+  }
+
+  DisasterRecoveryPlan PlanWithSecondary() {
+    DisasterRecoveryPlan plan = Plan();
+    plan.secondary_repository = (repo_.path() / "copy").string();
+    return plan;
+  }
+
+  std::shared_ptr<GatedEngine> gated_;
+  DisasterRecoveryManager gated_manager_;
+};
+
+TEST_F(DisasterRecoveryReloadTest, UpdateAndRemoveRefuseWhileABackupRuns) {
+  ASSERT_TRUE(gated_manager_.CreatePlan(PlanWithSecondary()).has_value());
+  ExpectRefusedWhile(GatedEngine::Kind::kBackup,
+                     [&] { EXPECT_TRUE(gated_manager_.CreateRecoveryPoint("plan-1")); });
+  // The copy after a backup counts as part of it.
+  ExpectRefusedWhile(GatedEngine::Kind::kCopy,
+                     [&] { EXPECT_TRUE(gated_manager_.CreateRecoveryPoint("plan-1")); });
+  EXPECT_EQ(gated_manager_.ListRecoveryPoints("plan-1").size(), 2u);
+  ASSERT_TRUE(gated_manager_.RemovePlan("plan-1").has_value());
+}
+
+TEST_F(DisasterRecoveryReloadTest, UpdateAndRemoveRefuseWhileACopyRestoreOrTestRuns) {
+  ASSERT_TRUE(gated_manager_.CreatePlan(PlanWithSecondary()).has_value());
+  ASSERT_TRUE(gated_manager_.CreateRecoveryPoint("plan-1").has_value());
+  ExpectRefusedWhile(GatedEngine::Kind::kCopy,
+                     [&] { EXPECT_TRUE(gated_manager_.CopyToSecondary("plan-1")); });
+  const std::string target = (scratch_.path() / "restore").string();
+  ExpectRefusedWhile(GatedEngine::Kind::kRestore,
+                     [&] { EXPECT_TRUE(gated_manager_.InitiateRecovery("p1", target)); });
+  ExpectRefusedWhile(GatedEngine::Kind::kRestore, [&] {
+    auto result = gated_manager_.TestRecovery("plan-1");
+    ASSERT_TRUE(result);
+    EXPECT_TRUE(result->passed) << result->message;
+  });
+  EXPECT_EQ(gated_manager_.GetTestResults("plan-1").size(), 1u);
+}
+
+TEST_F(DisasterRecoveryReloadTest, WhileNewRepositoriesAreReadNoBackupStartsButRestoresDo) {
+  ASSERT_TRUE(gated_manager_.CreatePlan(PlanWithSecondary()).has_value());
+  ASSERT_TRUE(gated_manager_.CreateRecoveryPoint("plan-1").has_value());
+  clock_.Advance(48h);
+  ASSERT_TRUE(gated_manager_.ShouldBackup("plan-1"));
+  gated_->Gate(GatedEngine::Kind::kList);
+  DisasterRecoveryPlan moved = PlanWithSecondary();
+  moved.repository = (repo_.path() / "moved").string();
+  Status updated = NotFound("not run");
+  std::thread reload([&] { updated = gated_manager_.UpdatePlan(moved); });
+  gated_->WaitEntered();
+  EXPECT_FALSE(gated_manager_.ShouldBackup("plan-1"));
+  EXPECT_FALSE(gated_manager_.ShouldCopy("plan-1"));
+  EXPECT_EQ(gated_manager_.CreateRecoveryPoint("plan-1").error().code(),
+            ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(gated_manager_.CopyToSecondary("plan-1").error().code(),
+            ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(gated_manager_.DeleteRecoveryPoint("p1").error().code(),
+            ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(gated_manager_.RemovePlan("plan-1").error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(gated_manager_.UpdatePlan(moved).error().code(), ErrorCode::kFailedPrecondition);
+  // A restore in an emergency does not wait for a reload: it reads the old settings.
+  EXPECT_TRUE(gated_manager_.InitiateRecovery("p1", (scratch_.path() / "r").string()));
+  gated_->Release();
+  reload.join();
+  ASSERT_TRUE(updated.has_value()) << updated.error().ToString();
+  EXPECT_EQ(gated_manager_.GetPlan("plan-1")->repository, moved.repository);
+  EXPECT_TRUE(gated_manager_.ShouldBackup("plan-1"));
+  ASSERT_TRUE(gated_manager_.CreateRecoveryPoint("plan-1").has_value());
+}
+
+// On the real engine: a plan moved to another repository adopts that repository's points, and
+// moved back, the first one's again; a removed plan re-created adopts them too.
+TEST_F(DisasterRecoveryEngineTest, UpdatePlanMovesBetweenRealRepositories) {
+  WriteFile(source_.path() / "data" / "log.txt", "one\n");
+  DisasterRecoveryManager manager(
+      10, DisasterRecoveryDependencies{MakeRepositoryBackupEngine(RealClock()), nullptr,
+                                       target_.path().string()});
+  DisasterRecoveryPlan plan;
+  plan.id = "files";
+  plan.strategy = BackupStrategy::kFull;
+  plan.sources = {source_.path().string()};
+  plan.repository = (repo_.path() / "a").string();
+  ASSERT_TRUE(manager.CreatePlan(plan).has_value());
+  auto in_a = manager.CreateRecoveryPoint("files");
+  ASSERT_TRUE(in_a.has_value()) << in_a.error().ToString();
+
+  plan.repository = (repo_.path() / "b").string();
+  ASSERT_TRUE(manager.UpdatePlan(plan).has_value());
+  EXPECT_TRUE(manager.ListRecoveryPoints("files").empty());
+  auto in_b = manager.CreateRecoveryPoint("files");
+  ASSERT_TRUE(in_b.has_value()) << in_b.error().ToString();
+  EXPECT_EQ(in_b->location, plan.repository);
+
+  plan.repository = (repo_.path() / "a").string();
+  ASSERT_TRUE(manager.UpdatePlan(plan).has_value());
+  auto points = manager.ListRecoveryPoints("files");
+  ASSERT_EQ(points.size(), 1u);
+  EXPECT_EQ(points[0].id, in_a->id);
+  const fs::path restore = target_.path() / "restore";
+  ASSERT_TRUE(manager.InitiateRecovery(in_a->id, restore.string()).has_value());
+  EXPECT_EQ(ReadFile(restore / source_.path().filename() / "data" / "log.txt"), "one\n");
+
+  ASSERT_TRUE(manager.RemovePlan("files").has_value());
+  EXPECT_EQ(manager.GetRecoveryPointCount(), 0u);
+  ASSERT_TRUE(manager.CreatePlan(plan).has_value());
+  ASSERT_EQ(manager.ListRecoveryPoints("files").size(), 1u);
+  EXPECT_EQ(manager.ListRecoveryPoints("files")[0].id, in_a->id);
 }
 
 }  // namespace

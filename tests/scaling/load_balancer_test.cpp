@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "scaling/load_balancer_tables.hpp"
@@ -1021,6 +1023,330 @@ TEST_F(LoadBalancerTest, StatsCountBackends) {
   EXPECT_EQ(stats.available_backends, 1U);
   EXPECT_FALSE(stats.panic);
   EXPECT_EQ(stats.ejections, 1U);
+}
+
+// --- UpdateBackend / RemoveBackend (config reload) ---
+
+// A handle to `id`, picked by round-robin (asserts it comes up within 100 picks).
+BackendHandle HandleTo(GlobalLoadBalancer& lb, std::string_view id) {
+  for (int i = 0; i < 100; ++i) {
+    auto picked = lb.Pick({});
+    if (picked && picked->id() == id) return *picked;
+  }
+  ADD_FAILURE() << "never picked " << id;
+  return {};
+}
+
+TEST_F(LoadBalancerTest, UpdateBackendReplacesConfigAndKeepsCounters) {
+  Make(LoadBalancingStrategy::kRoundRobin);
+  AddBackends(3);
+  BackendHandle old = HandleTo(*lb_, "b1");
+  lb_->IncrementConnections(old);
+  ASSERT_TRUE(lb_->IncrementConnections("b1"));
+  ASSERT_TRUE(lb_->RecordRequest("b1", microseconds(2000), true));
+  ASSERT_TRUE(lb_->RecordRequest("b1", microseconds(4000), false));
+
+  Backend changed = MakeBackend("b1", 9001, "r2", 3);
+  changed.health_path = "/ready";
+  ASSERT_TRUE(lb_->UpdateBackend(changed));
+
+  auto got = lb_->GetBackend("b1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->region, "r2");
+  EXPECT_EQ(got->weight, 3U);
+  EXPECT_EQ(got->health_path, "/ready");
+  EXPECT_EQ(got->connections, 2U);
+  auto m = lb_->GetBackendMetrics("b1");
+  EXPECT_EQ(m->total_requests, 2U);
+  EXPECT_EQ(m->failed_requests, 1U);
+  EXPECT_EQ(m->latency_sum, microseconds(6000));
+  EXPECT_EQ(m->ewma_latency, microseconds(4000));
+  auto all = lb_->ListBackends();
+  ASSERT_EQ(all.size(), 3U);
+  EXPECT_EQ(all[1].id, "b1");  // same place in registration order
+  EXPECT_EQ(lb_->GetBackendCount(), 3U);
+
+  // The old handle stays valid (old config) and counts on the backend.
+  EXPECT_EQ(old.id(), "b1");
+  EXPECT_EQ(old.region(), "r1");
+  lb_->RecordRequest(old, microseconds(1000), true);
+  lb_->DecrementConnections(old);
+  m = lb_->GetBackendMetrics("b1");
+  EXPECT_EQ(m->total_requests, 3U);
+  EXPECT_EQ(m->connections, 1U);
+  ASSERT_TRUE(lb_->DecrementConnections("b1"));
+  EXPECT_EQ(lb_->GetBackend("b1")->connections, 0U);
+
+  // The new weight takes effect: 3 of every 5 picks.
+  EXPECT_EQ(Count(50)["b1"], 30);
+}
+
+TEST_F(LoadBalancerTest, UpdateBackendKeepsHealthUnlessTheProbeTargetChanged) {
+  Make(LoadBalancingStrategy::kRoundRobin);
+  AddBackends(2);
+  prober_->SetUp("127.0.0.1:9000", microseconds(500));
+  prober_->SetDown("127.0.0.1:9001");
+  ASSERT_TRUE(lb_->PerformHealthCheck());
+  ASSERT_TRUE(lb_->PerformHealthCheck());
+  ASSERT_EQ(lb_->GetBackend("b1")->health_status, HealthStatus::kUnhealthy);
+
+  // Same target: still unhealthy, still no traffic.
+  ASSERT_TRUE(lb_->UpdateBackend(MakeBackend("b1", 9001, "r1", 2)));
+  EXPECT_EQ(lb_->GetBackend("b1")->health_status, HealthStatus::kUnhealthy);
+  EXPECT_EQ(Count(6)["b0"], 6);
+  EXPECT_EQ(lb_->GetStats().available_backends, 1U);
+
+  // A new port is a new target: unknown until probed, and it takes traffic again.
+  ASSERT_TRUE(lb_->UpdateBackend(MakeBackend("b1", 9101, "r1", 1)));
+  EXPECT_EQ(lb_->GetBackend("b1")->health_status, HealthStatus::kUnknown);
+  EXPECT_EQ(Count(6)["b1"], 3);
+  EXPECT_EQ(lb_->GetStats().available_backends, 2U);
+  auto m = lb_->GetBackendMetrics("b1");
+  EXPECT_EQ(m->health_checks, 2U);  // the count carries over
+  EXPECT_EQ(m->last_probe_detail, "");
+  prober_->SetUp("127.0.0.1:9101", microseconds(300));
+  ASSERT_TRUE(lb_->PerformHealthCheck());
+  m = lb_->GetBackendMetrics("b1");
+  EXPECT_EQ(m->health_checks, 3U);
+  EXPECT_EQ(m->last_probe_detail, "HTTP 200");
+  EXPECT_EQ(m->health_status, HealthStatus::kHealthy);
+
+  // Switching to a TCP check is a new target too.
+  prober_->SetDown("127.0.0.1:9101");
+  Backend tcp = MakeBackend("b1", 9101);
+  tcp.use_tcp_check = true;
+  ASSERT_TRUE(lb_->UpdateBackend(tcp));
+  EXPECT_EQ(lb_->GetBackend("b1")->health_status, HealthStatus::kUnknown);
+}
+
+TEST_F(LoadBalancerTest, UpdateBackendKeepsAnEjection) {
+  Make(LoadBalancingStrategy::kRoundRobin);
+  AddBackends(2);
+  Fail("b0", 3);
+  ASSERT_TRUE(lb_->GetBackend("b0")->ejected);
+  ASSERT_TRUE(lb_->UpdateBackend(MakeBackend("b0", 9000, "r1", 2)));
+  EXPECT_TRUE(lb_->GetBackend("b0")->ejected);
+  EXPECT_EQ(Count(6)["b1"], 6);
+  EXPECT_EQ(lb_->GetBackendMetrics("b0")->ejections, 1U);
+  clock_.Advance(milliseconds(1000));
+  EXPECT_EQ(Count(30)["b0"], 20);  // back, with its new weight
+  EXPECT_FALSE(lb_->GetBackend("b0")->ejected);
+}
+
+TEST_F(LoadBalancerTest, FailuresThroughAnOldHandleEjectTheCurrentEntry) {
+  Make(LoadBalancingStrategy::kRoundRobin);
+  AddBackends(2);
+  BackendHandle old = HandleTo(*lb_, "b0");
+  lb_->RecordRequest(old, microseconds(100), false);
+  ASSERT_TRUE(lb_->UpdateBackend(MakeBackend("b0", 9000, "r1", 2)));
+  lb_->RecordRequest(old, microseconds(100), false);
+  EXPECT_FALSE(lb_->GetBackend("b0")->ejected);
+  lb_->RecordRequest(old, microseconds(100), false);  // the third in a row
+  EXPECT_TRUE(lb_->GetBackend("b0")->ejected);
+  EXPECT_EQ(Count(6)["b1"], 6);
+  EXPECT_EQ(lb_->GetStats().ejections, 1U);
+}
+
+TEST_F(LoadBalancerTest, UpdateBackendSetsActive) {
+  Make(LoadBalancingStrategy::kRoundRobin);
+  AddBackends(2);
+  Backend off = MakeBackend("b0", 9000);
+  off.active = false;
+  ASSERT_TRUE(lb_->UpdateBackend(off));
+  EXPECT_FALSE(lb_->GetBackend("b0")->active);
+  EXPECT_EQ(lb_->GetActiveBackendCount(), 1U);
+  EXPECT_EQ(lb_->GetStats().active_backends, 1U);
+  EXPECT_EQ(Count(6)["b1"], 6);
+  ASSERT_TRUE(lb_->UpdateBackend(MakeBackend("b0", 9000)));
+  EXPECT_TRUE(lb_->GetBackend("b0")->active);
+  EXPECT_EQ(lb_->GetStats().active_backends, 2U);
+  EXPECT_EQ(lb_->GetStats().available_backends, 2U);
+  EXPECT_EQ(Count(6)["b0"], 3);
+}
+
+TEST_F(LoadBalancerTest, UpdateBackendValidatesLikeRegister) {
+  Make(LoadBalancingStrategy::kRoundRobin);
+  AddBackends(1);
+  EXPECT_EQ(lb_->UpdateBackend(MakeBackend("nope", 9000)).error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(lb_->UpdateBackend(MakeBackend("b0", 0)).error().code(), ErrorCode::kInvalidArgument);
+  Backend heavy = MakeBackend("b0", 9000, "r1", 10'001);
+  EXPECT_EQ(lb_->UpdateBackend(heavy).error().code(), ErrorCode::kInvalidArgument);
+  Backend path = MakeBackend("b0", 9000);
+  path.health_path = "ready";
+  EXPECT_EQ(lb_->UpdateBackend(path).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(lb_->GetBackend("b0")->port, 9000);
+}
+
+TEST_F(LoadBalancerTest, LeastConnCountsStayRightAcrossAnUpdate) {
+  Make(LoadBalancingStrategy::kLeastConnections);
+  AddBackends(2);
+  // Two requests in flight on b0, picked before the update.
+  BackendHandle first;
+  for (int i = 0; i < 100 && first.entry == nullptr; ++i) {
+    auto picked = lb_->Pick({});
+    ASSERT_TRUE(picked);
+    if (picked->id() == "b0") first = *picked;
+  }
+  ASSERT_NE(first.entry, nullptr);
+  const BackendHandle second = first;
+  lb_->IncrementConnections(first);
+  lb_->IncrementConnections(second);
+  ASSERT_TRUE(lb_->UpdateBackend(MakeBackend("b0", 9000, "r2")));
+  EXPECT_EQ(lb_->GetBackend("b0")->connections, 2U);
+  EXPECT_EQ(Count(10)["b1"], 10);  // b0 is the busier one
+  lb_->DecrementConnections(first);
+  lb_->DecrementConnections(second);
+  EXPECT_EQ(lb_->GetBackend("b0")->connections, 0U);
+  // Idle again: both take their share.
+  std::map<std::string, int> counts;
+  for (int i = 0; i < 20; ++i) {
+    auto picked = lb_->Pick({});
+    ASSERT_TRUE(picked);
+    lb_->IncrementConnections(*picked);
+    ++counts[picked->id()];
+  }
+  EXPECT_EQ(counts["b0"], 10);
+  EXPECT_EQ(counts["b1"], 10);
+}
+
+TEST_F(LoadBalancerTest, RemoveBackendStopsPickingListingAndCounting) {
+  Make(LoadBalancingStrategy::kRoundRobin);
+  AddBackends(3);
+  BackendHandle old = HandleTo(*lb_, "b1");
+  lb_->IncrementConnections(old);
+  ASSERT_TRUE(lb_->RemoveBackend("b1"));
+
+  auto counts = Count(30);
+  EXPECT_EQ(counts.count("b1"), 0U);
+  EXPECT_EQ(counts["b0"], 15);
+  auto all = lb_->ListBackends();
+  ASSERT_EQ(all.size(), 2U);
+  EXPECT_EQ(all[0].id, "b0");
+  EXPECT_EQ(all[1].id, "b2");
+  EXPECT_EQ(lb_->GetAllMetrics().count("b1"), 0U);
+  auto stats = lb_->GetStats();
+  EXPECT_EQ(stats.backends, 2U);
+  EXPECT_EQ(stats.active_backends, 2U);
+  EXPECT_EQ(stats.available_backends, 2U);
+  EXPECT_EQ(lb_->GetBackendCount(), 2U);
+  EXPECT_EQ(lb_->GetActiveBackendCount(), 2U);
+  auto code = [](const auto& r) { return r.error().code(); };
+  EXPECT_EQ(code(lb_->GetBackend("b1")), ErrorCode::kNotFound);
+  EXPECT_EQ(code(lb_->IncrementConnections("b1")), ErrorCode::kNotFound);
+  EXPECT_EQ(code(lb_->RecordRequest("b1", microseconds(1), true)), ErrorCode::kNotFound);
+  EXPECT_EQ(code(lb_->RemoveBackend("b1")), ErrorCode::kNotFound);
+  EXPECT_EQ(code(lb_->UpdateBackend(MakeBackend("b1", 9001))), ErrorCode::kNotFound);
+
+  // The in-flight handle is still usable; what it records goes nowhere visible, and failures
+  // through it eject nothing.
+  EXPECT_EQ(old.id(), "b1");
+  for (int i = 0; i < 5; ++i) lb_->RecordRequest(old, microseconds(100), false);
+  lb_->DecrementConnections(old);
+  EXPECT_EQ(lb_->GetStats().ejections, 0U);
+
+  // Health checks no longer probe it.
+  auto report = lb_->PerformHealthCheck();
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->probed, 2U);
+
+  // The id can be registered again, from scratch.
+  ASSERT_TRUE(lb_->RegisterBackend(MakeBackend("b1", 9001)));
+  auto m = lb_->GetBackendMetrics("b1");
+  EXPECT_EQ(m->total_requests, 0U);
+  EXPECT_EQ(m->connections, 0U);
+  EXPECT_EQ(lb_->ListBackends().back().id, "b1");
+}
+
+TEST_F(LoadBalancerTest, RemovingBackendsMovesPanicCounts) {
+  options_.panic_threshold = 0.5;
+  Make(LoadBalancingStrategy::kRoundRobin);
+  AddBackends(3);
+  Fail("b1", 3);  // ejected
+  ASSERT_TRUE(lb_->DeactivateBackend("b2"));
+  EXPECT_FALSE(lb_->GetStats().panic);  // 1 of 2 available
+  ASSERT_TRUE(lb_->RemoveBackend("b2"));
+  EXPECT_EQ(lb_->GetStats().active_backends, 2U);
+  ASSERT_TRUE(lb_->RemoveBackend("b0"));
+  auto stats = lb_->GetStats();
+  EXPECT_EQ(stats.active_backends, 1U);
+  EXPECT_EQ(stats.available_backends, 0U);
+  EXPECT_TRUE(stats.panic);  // only the ejected b1 is left
+  EXPECT_EQ(PickId(), "b1");
+}
+
+TEST_F(LoadBalancerTest, ConsistentHashKeepsOtherKeysWhenABackendIsRemoved) {
+  Make(LoadBalancingStrategy::kConsistentHash);
+  AddBackends(4);
+  std::map<std::string, std::string> before;
+  for (int i = 0; i < 400; ++i) {
+    const std::string key = "/k" + std::to_string(i);
+    before[key] = PickId(Key(key));
+  }
+  ASSERT_TRUE(lb_->RemoveBackend("b2"));
+  for (const auto& [key, id] : before) {
+    const std::string now = PickId(Key(key));
+    EXPECT_NE(now, "b2");
+    if (id != "b2") {
+      EXPECT_EQ(now, id) << key;
+    }
+  }
+}
+
+// Holds every ProbeAll until released, so a test can change backends mid-sweep.
+class GatedProber final : public Prober {
+ public:
+  explicit GatedProber(std::shared_ptr<FakeProber> inner) : inner_(std::move(inner)) {}
+  std::vector<ProbeResult> ProbeAll(std::span<const Endpoint> targets,
+                                    const ProbeOptions& options) override {
+    {
+      std::unique_lock lock(mu_);
+      entered_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return released_; });
+    }
+    return inner_->ProbeAll(targets, options);
+  }
+  void WaitEntered() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return entered_; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::shared_ptr<FakeProber> inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false;
+  bool released_ = false;
+};
+
+TEST_F(LoadBalancerTest, SweepDropsResultsOfBackendsReplacedOrRemovedMeanwhile) {
+  auto gated = std::make_shared<GatedProber>(prober_);
+  LoadBalancerDependencies deps;
+  deps.prober = gated;
+  deps.clock = &clock_;
+  deps.random = MakeSeededRandom(42);
+  lb_ = std::make_unique<GlobalLoadBalancer>(LoadBalancingStrategy::kRoundRobin, options_, deps);
+  AddBackends(3);
+  for (int port : {9000, 9001, 9002}) {
+    prober_->SetUp("127.0.0.1:" + std::to_string(port), microseconds(100));
+  }
+  Result<HealthCheckReport> report = NotFound("not run");
+  std::thread sweeper([&] { report = lb_->PerformHealthCheck(); });
+  gated->WaitEntered();
+  ASSERT_TRUE(lb_->RemoveBackend("b1"));
+  ASSERT_TRUE(lb_->UpdateBackend(MakeBackend("b2", 9002, "r1", 2)));
+  gated->Release();
+  sweeper.join();
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_EQ(report->healthy, 1U);
+  EXPECT_EQ(lb_->GetBackendMetrics("b0")->health_checks, 1U);
+  EXPECT_EQ(lb_->GetBackendMetrics("b2")->health_checks, 0U);  // probed as the old entry
+  EXPECT_EQ(lb_->GetBackend("b2")->health_status, HealthStatus::kUnknown);
 }
 
 }  // namespace

@@ -98,5 +98,79 @@ TEST(RegionManagerConcurrencyTest, ConcurrentSweepsRunOneAfterTheOther) {
   EXPECT_EQ(prober->sweeps(), 200);
 }
 
+// Config reload racing sweeps and the data plane: regions removed, registered again and
+// re-pointed while sweeps probe them and readers record requests.
+TEST(RegionManagerConcurrencyTest, UpdatesAndRemovalsRaceSweeps) {
+  auto prober = std::make_shared<testing::FakeProber>();
+  testing::ManualClock clock;
+  HealthCheckOptions options;
+  options.fall = 1;
+  options.rise = 1;
+  MultiRegionManager manager(options, prober, clock);
+  std::atomic<int> events{0};
+  manager.SetEventListener([&](const RegionEvent&) { ++events; });
+  constexpr int kRegions = 8;
+  auto make = [](int i, int port) {
+    Region r;
+    r.id = "r" + std::to_string(i);
+    r.endpoint = "http://127.0.0.1:" + std::to_string(port);
+    r.priority = i;
+    return r;
+  };
+  for (int i = 0; i < kRegions; ++i) {
+    ASSERT_TRUE(manager.RegisterRegion(make(i, 10000 + i)));
+    prober->SetUp("127.0.0.1:" + std::to_string(10000 + i), milliseconds(i + 1));
+    prober->SetUp("127.0.0.1:" + std::to_string(11000 + i), milliseconds(i + 2));
+  }
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {  // sweeper
+    for (int i = 0; i < 200; ++i) {
+      ASSERT_TRUE(manager.PerformHealthCheck());
+      clock.Advance(milliseconds(100));
+    }
+    stop = true;
+  });
+  threads.emplace_back([&] {  // reloads
+    int round = 0;
+    while (!stop || round < 200) {
+      const int i = round % kRegions;
+      const std::string id = "r" + std::to_string(i);
+      if (round % 3 == 0) {
+        ASSERT_TRUE(manager.RemoveRegion(id));
+        ASSERT_TRUE(manager.RegisterRegion(make(i, 10000 + i)));
+      } else {
+        Region r = make(i, (round % 2 == 0 ? 10000 : 11000) + i);
+        r.active = round % 7 != 0;
+        ASSERT_TRUE(manager.UpdateRegion(r));
+      }
+      ++round;
+    }
+  });
+  threads.emplace_back([&] {  // data plane and readers; regions may be gone for an instant
+    int i = 0;
+    while (!stop || i < 500) {
+      const std::string id = "r" + std::to_string(i++ % kRegions);
+      auto recorded = manager.RecordRequest(id, milliseconds(2), i % 5 != 0);
+      if (!recorded) {
+        ASSERT_EQ(recorded.error().code(), ErrorCode::kNotFound);
+      }
+      (void)manager.GetPrimaryRegion();
+      (void)manager.GetAllMetrics();
+      (void)manager.ListRegions();
+    }
+  });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(manager.GetRegionCount(), static_cast<std::size_t>(kRegions));
+  EXPECT_GT(events.load(), 0);
+  // Every region is back, so there is a primary again after a sweep.
+  for (int i = 0; i < kRegions; ++i) {
+    Region r = make(i, 10000 + i);
+    ASSERT_TRUE(manager.UpdateRegion(r));
+  }
+  ASSERT_TRUE(manager.PerformHealthCheck());
+  EXPECT_TRUE(manager.GetPrimaryRegion().has_value());
+}
+
 }  // namespace
 }  // namespace streamgate::scaling

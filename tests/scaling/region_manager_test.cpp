@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "streamgate/scaling/region.hpp"
 #include "support/fake_prober.hpp"
@@ -474,6 +477,248 @@ TEST_F(RegionManagerTest, CallerCannotForgeManagedFields) {
   ASSERT_TRUE(manager_->RegisterRegion(r));
   EXPECT_EQ(StatusOf("x"), HealthStatus::kUnknown);
   EXPECT_EQ(manager_->GetRegion("x")->avg_latency, microseconds(0));
+}
+
+// --- UpdateRegion / RemoveRegion (config reload) ---
+
+TEST_F(RegionManagerTest, UpdateRegionReplacesCallerFieldsAndKeepsHealth) {
+  RegisterThree();
+  prober_->SetUp("127.0.0.1:9101", milliseconds(5));
+  prober_->SetUp("127.0.0.1:9102", milliseconds(10));
+  prober_->SetUp("127.0.0.1:9103", milliseconds(20));
+  Sweep();
+  Sweep();
+  ASSERT_EQ(StatusOf("eu-west-1"), HealthStatus::kHealthy);
+  ASSERT_TRUE(manager_->RecordRequest("eu-west-1", milliseconds(3), true));
+  events_.clear();
+
+  Region changed = MakeRegion("eu-west-1", 9102, 7, /*primary=*/true);  // primary is ignored
+  changed.name = "Dublin";
+  changed.location = "IE";
+  ASSERT_TRUE(manager_->UpdateRegion(changed));
+
+  auto region = manager_->GetRegion("eu-west-1");
+  ASSERT_TRUE(region);
+  EXPECT_EQ(region->name, "Dublin");
+  EXPECT_EQ(region->location, "IE");
+  EXPECT_EQ(region->priority, 7);
+  EXPECT_FALSE(region->primary);
+  EXPECT_EQ(region->health_status, HealthStatus::kHealthy);
+  EXPECT_EQ(region->avg_latency, milliseconds(10));
+  auto metrics = manager_->GetRegionMetrics("eu-west-1");
+  EXPECT_EQ(metrics->total_requests, 1u);
+  EXPECT_EQ(metrics->health_checks, 2u);
+  EXPECT_EQ(PrimaryId(), "us-east-1");
+  EXPECT_TRUE(events_.empty());
+  // Registration order is kept.
+  EXPECT_EQ(manager_->ListRegions()[1].id, "eu-west-1");
+}
+
+TEST_F(RegionManagerTest, UpdateRegionEmptyNameFallsBackToId) {
+  RegisterThree();
+  Region changed = MakeRegion("eu-west-1", 9102);
+  changed.name.clear();
+  ASSERT_TRUE(manager_->UpdateRegion(changed));
+  EXPECT_EQ(manager_->GetRegion("eu-west-1")->name, "eu-west-1");
+}
+
+TEST_F(RegionManagerTest, UpdateRegionWithNewEndpointResetsHealthAndLatency) {
+  RegisterThree();
+  prober_->SetUp("127.0.0.1:9102", milliseconds(10));
+  Sweep();
+  Sweep();
+  ASSERT_TRUE(manager_->RecordRequest("eu-west-1", milliseconds(3), false));
+  events_.clear();
+
+  ASSERT_TRUE(manager_->UpdateRegion(MakeRegion("eu-west-1", 9202, 2)));
+  auto region = manager_->GetRegion("eu-west-1");
+  EXPECT_EQ(region->endpoint, "http://127.0.0.1:9202");
+  EXPECT_EQ(region->health_status, HealthStatus::kUnknown);
+  EXPECT_EQ(region->avg_latency, microseconds(0));
+  EXPECT_FALSE(region->last_health_check.has_value());
+  auto metrics = manager_->GetRegionMetrics("eu-west-1");
+  EXPECT_EQ(metrics->total_requests, 1u);  // request metrics stay
+  EXPECT_EQ(metrics->failed_requests, 1u);
+  EXPECT_EQ(metrics->health_checks, 2u);
+  EXPECT_EQ(metrics->consecutive_successes, 0u);
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].kind, RegionEvent::Kind::kStatusChanged);
+  EXPECT_EQ(events_[0].from, HealthStatus::kHealthy);
+  EXPECT_EQ(events_[0].to, HealthStatus::kUnknown);
+  EXPECT_NE(events_[0].reason.find("endpoint changed"), std::string::npos);
+
+  // The next sweep probes the new target, not the old one.
+  prober_->SetDown("127.0.0.1:9102");
+  prober_->SetUp("127.0.0.1:9202", milliseconds(30));
+  Sweep();
+  metrics = manager_->GetRegionMetrics("eu-west-1");
+  EXPECT_EQ(metrics->last_probe_detail, "HTTP 200");
+  EXPECT_EQ(metrics->avg_latency, milliseconds(30));
+}
+
+TEST_F(RegionManagerTest, UpdateRegionRejectsUnknownIdAndBadEndpoint) {
+  RegisterThree();
+  auto missing = manager_->UpdateRegion(MakeRegion("nowhere", 9999));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+  Region bad = MakeRegion("eu-west-1", 9102);
+  bad.endpoint = "ftp://127.0.0.1:21";
+  auto invalid = manager_->UpdateRegion(bad);
+  ASSERT_FALSE(invalid);
+  EXPECT_EQ(invalid.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(manager_->GetRegion("eu-west-1")->endpoint, "http://127.0.0.1:9102");
+  EXPECT_EQ(manager_->GetRegionCount(), 3u);
+}
+
+TEST_F(RegionManagerTest, UpdateRegionDeactivatingPrimaryFailsOverAndReactivates) {
+  RegisterThree();
+  Region off = MakeRegion("us-east-1", 9101, 1);
+  off.active = false;
+  events_.clear();
+  ASSERT_TRUE(manager_->UpdateRegion(off));
+  EXPECT_NE(PrimaryId(), "us-east-1");
+  EXPECT_FALSE(manager_->GetRegion("us-east-1")->active);
+  EXPECT_EQ(manager_->GetActiveRegionCount(), 2u);
+  ASSERT_FALSE(events_.empty());
+  EXPECT_EQ(events_.back().kind, RegionEvent::Kind::kPrimaryChanged);
+  EXPECT_NE(events_.back().reason.find("was deactivated"), std::string::npos);
+
+  ASSERT_TRUE(manager_->UpdateRegion(MakeRegion("us-east-1", 9101, 1)));
+  EXPECT_TRUE(manager_->GetRegion("us-east-1")->active);
+  EXPECT_EQ(manager_->GetActiveRegionCount(), 3u);
+}
+
+TEST_F(RegionManagerTest, RemoveRegionForgetsIt) {
+  RegisterThree();
+  ASSERT_TRUE(manager_->RecordRequest("eu-west-1", milliseconds(3), true));
+  ASSERT_TRUE(manager_->RemoveRegion("eu-west-1"));
+  EXPECT_EQ(manager_->GetRegion("eu-west-1").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(manager_->GetRegionCount(), 2u);
+  EXPECT_EQ(manager_->GetAllMetrics().count("eu-west-1"), 0u);
+  auto list = manager_->ListRegions();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].id, "us-east-1");
+  EXPECT_EQ(list[1].id, "ap-southeast-1");
+  EXPECT_EQ(PrimaryId(), "us-east-1");
+  EXPECT_EQ(manager_->RemoveRegion("eu-west-1").error().code(), ErrorCode::kNotFound);
+  // Sweeps no longer probe it.
+  Sweep();
+  EXPECT_EQ(manager_->GetStats().regions, 2u);
+  // The id can be registered again, from scratch.
+  ASSERT_TRUE(manager_->RegisterRegion(MakeRegion("eu-west-1", 9102, 2)));
+  EXPECT_EQ(manager_->GetRegionMetrics("eu-west-1")->total_requests, 0u);
+}
+
+TEST_F(RegionManagerTest, RemovingPrimaryFailsOverAsAnUnhealthyPrimaryWould) {
+  RegisterThree();
+  prober_->SetUp("127.0.0.1:9101", milliseconds(5));
+  prober_->SetUp("127.0.0.1:9102", milliseconds(40));
+  prober_->SetUp("127.0.0.1:9103", milliseconds(20));
+  Sweep();
+  events_.clear();
+  ASSERT_TRUE(manager_->RemoveRegion("us-east-1"));
+  EXPECT_EQ(PrimaryId(), "ap-southeast-1");  // the fastest healthy one
+  EXPECT_EQ(manager_->GetStats().failovers, 1u);
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].kind, RegionEvent::Kind::kPrimaryChanged);
+  EXPECT_EQ(events_[0].region_id, "ap-southeast-1");
+  EXPECT_EQ(events_[0].previous_primary, "us-east-1");
+  EXPECT_NE(events_[0].reason.find("primary 'us-east-1' was removed"), std::string::npos);
+}
+
+TEST_F(RegionManagerTest, RemovingPreferredPrimaryStopsFailbackToIt) {
+  options_.failback = true;
+  manager_ = std::make_unique<MultiRegionManager>(options_, prober_, clock_);
+  RegisterThree();
+  ASSERT_TRUE(manager_->RemoveRegion("us-east-1"));
+  ASSERT_TRUE(manager_->RegisterRegion(MakeRegion("us-east-1", 9101, 1)));
+  prober_->SetUp("127.0.0.1:9101", milliseconds(1));
+  prober_->SetUp("127.0.0.1:9102", milliseconds(10));
+  prober_->SetUp("127.0.0.1:9103", milliseconds(20));
+  const std::string primary = PrimaryId();
+  Sweep();
+  Sweep();
+  EXPECT_EQ(PrimaryId(), primary);  // the re-registered region is not the preferred one
+}
+
+TEST_F(RegionManagerTest, RemovingLastRegionLeavesNoPrimary) {
+  ASSERT_TRUE(manager_->RegisterRegion(MakeRegion("solo", 9101)));
+  events_.clear();
+  ASSERT_TRUE(manager_->RemoveRegion("solo"));
+  EXPECT_EQ(manager_->GetPrimaryRegion().error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(manager_->GetRegionCount(), 0u);
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].kind, RegionEvent::Kind::kPrimaryChanged);
+  EXPECT_EQ(events_[0].region_id, "");
+  EXPECT_EQ(events_[0].previous_primary, "solo");
+  // A region registered later becomes primary as usual.
+  ASSERT_TRUE(manager_->RegisterRegion(MakeRegion("next", 9102)));
+  EXPECT_EQ(PrimaryId(), "next");
+}
+
+TEST_F(RegionManagerTest, RemovingPrimaryWithNoEligibleRegionLeavesNoPrimaryUntilOneIs) {
+  RegisterThree();
+  ASSERT_TRUE(manager_->DeactivateRegion("eu-west-1"));
+  ASSERT_TRUE(manager_->DeactivateRegion("ap-southeast-1"));
+  ASSERT_TRUE(manager_->RemoveRegion("us-east-1"));
+  EXPECT_EQ(manager_->GetPrimaryRegion().error().code(), ErrorCode::kNotFound);
+  ASSERT_TRUE(manager_->ActivateRegion("ap-southeast-1"));
+  EXPECT_EQ(PrimaryId(), "ap-southeast-1");
+}
+
+// Holds every ProbeAll until released, so a test can change regions mid-sweep.
+class GatedProber final : public Prober {
+ public:
+  explicit GatedProber(std::shared_ptr<FakeProber> inner) : inner_(std::move(inner)) {}
+  std::vector<ProbeResult> ProbeAll(std::span<const Endpoint> targets,
+                                    const ProbeOptions& options) override {
+    {
+      std::unique_lock lock(mu_);
+      entered_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return released_; });
+    }
+    return inner_->ProbeAll(targets, options);
+  }
+  void WaitEntered() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return entered_; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::shared_ptr<FakeProber> inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false;
+  bool released_ = false;
+};
+
+TEST_F(RegionManagerTest, SweepDropsResultsOfRegionsRemovedOrRepointedMeanwhile) {
+  auto gated = std::make_shared<GatedProber>(prober_);
+  manager_ = std::make_unique<MultiRegionManager>(options_, gated, clock_);
+  RegisterThree();
+  for (int port : {9101, 9102, 9103, 9203}) {
+    prober_->SetDown("127.0.0.1:" + std::to_string(port));
+  }
+  Result<HealthCheckReport> report = NotFound("not run");
+  std::thread sweeper([&] { report = manager_->PerformHealthCheck(); });
+  gated->WaitEntered();
+  ASSERT_TRUE(manager_->RemoveRegion("eu-west-1"));
+  ASSERT_TRUE(manager_->UpdateRegion(MakeRegion("ap-southeast-1", 9203, 3)));
+  gated->Release();
+  sweeper.join();
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_EQ(manager_->GetRegion("eu-west-1").error().code(), ErrorCode::kNotFound);
+  // ap-southeast-1 was probed at its old endpoint: that result is not about it.
+  auto metrics = manager_->GetRegionMetrics("ap-southeast-1");
+  EXPECT_EQ(metrics->health_checks, 0u);
+  EXPECT_EQ(metrics->health_status, HealthStatus::kUnknown);
+  EXPECT_EQ(manager_->GetRegionMetrics("us-east-1")->health_checks, 1u);
 }
 
 TEST(HealthCheckOptionsTest, ValidationRejectsUnusableValues) {

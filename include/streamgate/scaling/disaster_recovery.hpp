@@ -23,7 +23,7 @@
 //
 // Thread-safe. Backups, copies, restores and tests run outside the manager's lock; one backup per
 // plan at a time (a second concurrent one is FailedPrecondition), one copy per plan at a time (a
-// second one waits for the first).
+// second one waits for the first). UpdatePlan and RemovePlan refuse while any of them runs.
 #pragma once
 
 #include <chrono>
@@ -251,6 +251,19 @@ class DisasterRecoveryManager {
   [[nodiscard]] std::vector<DisasterRecoveryPlan> ListPlans() const;  // by id
   [[nodiscard]] Status ActivatePlan(std::string_view plan_id);
   [[nodiscard]] Status DeactivatePlan(std::string_view plan_id);
+  // Replaces a plan's settings (config reload), validated as CreatePlan does; its points, test
+  // results and backup/copy history stay. When `repository` or `secondary_repository` changed,
+  // the points are adopted from the new repositories exactly as CreatePlan does (registered
+  // artifacts stay; a new secondary also starts a fresh copy history), and while that reads
+  // them no backup, copy or point deletion of the plan starts (FailedPrecondition). Errors:
+  // InvalidArgument, NotFound, FailedPrecondition while a backup, copy, restore, test or point
+  // deletion of the plan runs (it does not wait: retry later), or the adoption's error (the
+  // plan is then unchanged).
+  [[nodiscard]] Status UpdatePlan(DisasterRecoveryPlan plan);
+  // Forgets the plan and its points, in memory only: the repositories keep them, and a later
+  // CreatePlan on the same repository adopts them again. Errors: NotFound, FailedPrecondition
+  // while an operation of the plan runs (as UpdatePlan).
+  [[nodiscard]] Status RemovePlan(std::string_view plan_id);
 
   // Runs a backup now (active or not), then retention, then (with a secondary) a copy to the
   // secondary, whose failure is recorded but does not fail the backup.
@@ -298,6 +311,10 @@ class DisasterRecoveryManager {
 
  private:
   struct PlanState;
+  // Checks a plan as CreatePlan and UpdatePlan require (and names it after its id if unnamed).
+  [[nodiscard]] static Status ValidatePlan(DisasterRecoveryPlan& plan);
+  // The points the plan's repositories hold (engine I/O; call without mu_).
+  [[nodiscard]] Result<std::vector<RecoveryPoint>> AdoptPoints(const DisasterRecoveryPlan& plan);
   [[nodiscard]] const PlanState* FindPlan(std::string_view plan_id) const;
   [[nodiscard]] const RecoveryPoint* FindPoint(std::string_view point_id,
                                                const PlanState** owner) const;
@@ -313,7 +330,8 @@ class DisasterRecoveryManager {
   std::string scratch_directory_;
 
   mutable std::mutex mu_;
-  std::unordered_map<std::string, std::unique_ptr<PlanState>> plans_;
+  // Shared: an operation running outside mu_ holds its plan's state (RemovePlan may drop it).
+  std::unordered_map<std::string, std::shared_ptr<PlanState>> plans_;
   std::uint64_t backups_succeeded_ = 0;
   std::uint64_t backups_failed_ = 0;
   std::uint64_t retention_deleted_ = 0;

@@ -4,9 +4,9 @@
 // detection). Mirrors the spec's GlobalLoadBalancer.
 //
 // Hot path: Pick() reads an immutable snapshot of the backend set and per-backend atomics; it
-// takes no lock and does not allocate. Control calls (register, activate, health checks)
-// build and publish a new snapshot. Backends are never removed, so a BackendHandle stays valid
-// for the balancer's whole life.
+// takes no lock and does not allocate. Control calls (register, update, remove, activate,
+// health checks) build and publish a new snapshot. An updated or removed backend's old entry is
+// retired, not freed, so a BackendHandle stays valid for the balancer's whole life.
 //
 // Availability: a backend takes traffic when it is active, not unhealthy by active checks and
 // not ejected. When the available share of active backends falls below `panic_threshold`, the
@@ -168,6 +168,16 @@ class GlobalLoadBalancer {
   [[nodiscard]] Status RegisterBackend(Backend backend);
   // All or nothing; publishes one snapshot, so large sets (consistent_hash tables) build once.
   [[nodiscard]] Status RegisterBackends(std::vector<Backend> backends);
+  // Replaces the caller-set fields of a registered backend (config reload). Its counters,
+  // latency figures, connections in flight and ejection carry over; its health too unless
+  // address, port, health_path or use_tcp_check changed (then it is unknown until probed).
+  // Handles picked before stay valid and keep counting on the backend (connections, requests,
+  // ejection), so least_conn sees in-flight requests of either form. Errors: InvalidArgument
+  // as RegisterBackend, NotFound.
+  [[nodiscard]] Status UpdateBackend(Backend backend);
+  // The backend is no longer picked, listed, counted or probed, from this call on. Handles
+  // picked before stay valid; what they record is dropped. Errors: NotFound.
+  [[nodiscard]] Status RemoveBackend(std::string_view backend_id);
   [[nodiscard]] Result<Backend> GetBackend(std::string_view backend_id) const;
   [[nodiscard]] std::vector<Backend> ListBackends() const;  // registration order
 

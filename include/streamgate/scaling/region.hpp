@@ -148,6 +148,16 @@ class MultiRegionManager {
   [[nodiscard]] Result<Region> GetPrimaryRegion() const;       // not_found when none
   // The region must be active; it also becomes the preferred primary for failback.
   [[nodiscard]] Status SetPrimaryRegion(std::string_view region_id);
+  // Replaces the caller-set fields (name, location, endpoint, priority, active) of a registered
+  // region (config reload); `region.primary` is ignored (see SetPrimaryRegion). Health, latency
+  // and metrics stay, except that a new endpoint is a new target: its health becomes unknown
+  // (a status event) and its probe-latency window empties. Deactivating the primary fails over
+  // as DeactivateRegion does. Errors: InvalidArgument (endpoint), NotFound.
+  [[nodiscard]] Status UpdateRegion(Region region);
+  // Forgets a region. Removing the primary fails over first as an unhealthy primary would;
+  // with no eligible region left there is no primary (a kPrimaryChanged event to ""). A sweep
+  // running meanwhile drops what it probed of the region. Errors: NotFound.
+  [[nodiscard]] Status RemoveRegion(std::string_view region_id);
 
   // Region operations. Deactivating the primary fails over at once.
   [[nodiscard]] Status ActivateRegion(std::string_view region_id);
