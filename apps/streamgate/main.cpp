@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -22,7 +23,7 @@ namespace {
 
 using namespace streamgate;
 
-// Blocks SIGINT/SIGTERM in every thread (call before starting any) so main can sigwait.
+// Blocks SIGINT/SIGTERM/SIGHUP in every thread (call before starting any) so main can sigwait.
 sigset_t BlockStopSignals() {
   sigset_t signals;
   sigemptyset(&signals);
@@ -33,13 +34,15 @@ sigset_t BlockStopSignals() {
   return signals;
 }
 
-int WaitForStopSignal(const sigset_t& signals) {
+// Waits for SIGINT or SIGTERM; each SIGHUP meanwhile calls `on_hangup` (reload).
+int WaitForStopSignal(const sigset_t& signals, const std::function<void()>& on_hangup = {}) {
   int signal_number = 0;
-  // SIGHUP would end the process by default; until reloading exists it is refused, loudly.
   while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
-    spdlog::warn(
-        "received SIGHUP: reloading the configuration is not implemented yet; "
-        "restart the daemon to apply config changes");
+    if (on_hangup) {
+      on_hangup();
+    } else {
+      spdlog::info("received SIGHUP: nothing to reload");
+    }
   }
   spdlog::info("received {}, stopping", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   return signal_number;
@@ -77,13 +80,20 @@ int Serve(const std::string& path, const std::string& level_override) {
     return 1;
   }
   const sigset_t signals = BlockStopSignals();
-  auto daemon = daemon::Daemon::Start(*config);
+  daemon::DaemonDependencies deps;
+  deps.log_level_fixed = !level_override.empty();
+  auto daemon = daemon::Daemon::Start(*config, std::move(deps));
   if (!daemon) {
     spdlog::critical("cannot start: {}", daemon.error().ToString());
     return 1;
   }
-  WaitForStopSignal(signals);
-  (*daemon)->Stop();
+  daemon::Daemon& running = **daemon;
+  WaitForStopSignal(signals, [&running] {
+    spdlog::info("received SIGHUP: reloading the configuration");
+    (void)running.Reload();  // logs what it applied, or why it refused
+  });
+  running.Drain();
+  running.Stop();
   spdlog::info("stopped cleanly");
   return 0;
 }

@@ -37,10 +37,7 @@ AdminApi::AdminApi(scaling::MultiRegionManager& regions, AdminApiOptions options
     : protect_reads_(options.protect_reads),
       dashboard_(options.dashboard != nullptr),
       on_change_(std::move(options.on_change)) {
-  if (!options.token.empty()) {
-    token_digest_ = Sha256(options.token);
-    if (token_digest_.empty()) throw std::runtime_error("admin api: SHA-256 unavailable");
-  }
+  SetToken(options.token, options.protect_reads);
   router_.Add({
       {"GET", "/healthz",
        [](const net::HttpRequest&, const PathParams&) {
@@ -53,6 +50,15 @@ AdminApi::AdminApi(scaling::MultiRegionManager& regions, AdminApiOptions options
   router_.Add(CdnRoutes(options.cdn));
   router_.Add(DisasterRecoveryRoutes(options.disaster_recovery));
   if (options.dashboard != nullptr) router_.Add(DashboardRoutes(options.dashboard));
+  router_.Add({{"POST", "/api/v1/reload",
+                [reload = std::move(options.reload)](const net::HttpRequest&, const PathParams&) {
+                  if (!reload) return ErrorResponse(404, "not_found", "reload not available");
+                  Result<ReloadSummary> summary = reload();
+                  if (!summary) return ErrorResponse(summary.error());
+                  return JsonResponse(200, {{"applied", summary->applied},
+                                            {"failed", summary->failed},
+                                            {"restart_required", summary->restart_required}});
+                }}});
   collectors_.emplace_back(
       [&regions](metrics::PrometheusWriter& out) { WriteRegionMetrics(regions, out); });
   if (options.load_balancer != nullptr) {
@@ -120,8 +126,24 @@ net::HttpResponse AdminApi::Metrics() const {
   return response;
 }
 
+void AdminApi::SetToken(const std::string& token, bool protect_reads) {
+  std::string digest;
+  if (!token.empty()) {
+    digest = Sha256(token);
+    if (digest.empty()) throw std::runtime_error("admin api: SHA-256 unavailable");
+  }
+  std::lock_guard lock(token_mu_);
+  token_digest_ = std::move(digest);
+  protect_reads_ = protect_reads;
+}
+
 bool AdminApi::Authorized(const net::HttpRequest& request) const {
-  if (token_digest_.empty()) return true;
+  std::string expected;
+  {
+    std::lock_guard lock(token_mu_);
+    expected = token_digest_;
+  }
+  if (expected.empty()) return true;
   const bool reads = request.method == "GET" || request.method == "HEAD";
   if (request.path == "/healthz" || (reads && !protect_reads_)) return true;
   // The dashboard's page asks for the token itself; its files hold no figures.
@@ -137,8 +159,8 @@ bool AdminApi::Authorized(const net::HttpRequest& request) const {
     }
   }
   const std::string digest = Sha256(header->substr(kScheme.size()));
-  return digest.size() == token_digest_.size() &&
-         CRYPTO_memcmp(digest.data(), token_digest_.data(), digest.size()) == 0;
+  return digest.size() == expected.size() &&
+         CRYPTO_memcmp(digest.data(), expected.data(), digest.size()) == 0;
 }
 
 }  // namespace streamgate::admin

@@ -30,6 +30,8 @@
 //                                            recovery tests (see dr_routes.hpp)
 //   GET  /, /dashboard/{file}                the live dashboard's page (no token needed) and
 //   GET  /api/v1/dashboard/history           its samples, with AdminApiOptions::dashboard
+//   POST /api/v1/reload                      200 {"applied", "failed", "restart_required"};
+//                                            an invalid config 400 and nothing changes
 // Without a load balancer the backend and lb routes answer 404 "load balancer not configured";
 // without a CDN manager the cdn routes answer 404 "cdn not configured" (see cdn_routes.hpp);
 // without a DisasterRecoveryManager the dr routes answer 404 "disaster recovery not configured".
@@ -45,7 +47,10 @@
 // thread-safe, and the extra metrics collector must be too (scrapes may overlap).
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "admin/router.hpp"
@@ -59,6 +64,13 @@
 namespace streamgate::admin {
 
 class DashboardHistory;  // admin/dashboard_routes.hpp
+
+// What a config reload did (see daemon/config_diff.hpp for what applies live).
+struct ReloadSummary {
+  std::vector<std::string> applied;           // e.g. "backend 'us-3' added"
+  std::vector<std::string> failed;            // changes the managers refused, with why
+  std::vector<std::string> restart_required;  // settings that changed but need a restart
+};
 
 // Optional collaborators. A plain struct so the daemon can name what it passes and later
 // features (cache, backups) add a field without another constructor.
@@ -84,6 +96,8 @@ struct AdminApiOptions {
   // and this history at /api/v1/dashboard/history (see dashboard_routes.hpp); must outlive the
   // API. Null: no dashboard.
   const DashboardHistory* dashboard = nullptr;
+  // Serves POST /api/v1/reload: re-reads the config file and applies it. Null: 404.
+  std::function<Result<ReloadSummary>()> reload;
 };
 
 class AdminApi {
@@ -97,6 +111,9 @@ class AdminApi {
 
   // Never throws: a failure inside a handler becomes a 500 JSON error.
   [[nodiscard]] net::HttpResponse Handle(const net::HttpRequest& request) const;
+  // A reloaded config's token (empty: none) and protect_reads, for the calls that follow.
+  void SetToken(const std::string& token, bool protect_reads);
+
   // (method, pattern) of every route served; docs/openapi.yaml is checked against it.
   [[nodiscard]] std::vector<std::pair<std::string, std::string>> Routes() const {
     return router_.Routes();
@@ -110,8 +127,9 @@ class AdminApi {
   [[nodiscard]] bool Authorized(const net::HttpRequest& request) const;
 
   // SHA-256 of the token, so the comparison takes the same time whatever the guess's length.
-  std::string token_digest_;  // empty: no token
-  bool protect_reads_ = false;
+  mutable std::mutex token_mu_;
+  std::string token_digest_;  // empty: no token; guarded by token_mu_
+  std::atomic<bool> protect_reads_{false};
   bool dashboard_ = false;  // serves the dashboard's files, which need no token
   std::function<void(const net::HttpRequest&)> on_change_;
   std::vector<MetricsCollector> collectors_;

@@ -889,6 +889,8 @@ constexpr Field<ProxyConfig> kProxyFields[] = {
      [](Parser& p, const Value& v, ProxyConfig& out) {
        Assign(p.Integer(v, 1, 1000), out.max_header_count);
      }},
+    {"drain_timeout", [](Parser& p, const Value& v,
+                         ProxyConfig& out) { Assign(p.PositiveMillis(v), out.drain_timeout); }},
 };
 
 void ParseProxy(Parser& parser, const Value& value, Config& config) {

@@ -132,6 +132,8 @@ struct ProxyConfig {
   std::chrono::milliseconds upstream_timeout{30'000};
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_header_count = 100;
+  // On SIGTERM: requests in flight get this long to finish before connections are cut.
+  std::chrono::milliseconds drain_timeout{30'000};
 };
 
 // The `cdn:` section: the CDN manager (its local object store and, optionally, an external CDN to

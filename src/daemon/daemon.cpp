@@ -15,7 +15,9 @@
 
 #include "admin/admin_api.hpp"
 #include "admin/dashboard_routes.hpp"
+#include "config/tls_config.hpp"
 #include "daemon/admin_token.hpp"
+#include "daemon/config_diff.hpp"
 #include "daemon/runtime_state.hpp"
 #include "metrics/prometheus.hpp"
 #include "net/http_server.hpp"
@@ -44,8 +46,10 @@ scaling::LoadBalancerOptions BalancerOptions(const config::Config& config) {
   return options;
 }
 
-proxy::ProxyOptions ProxyOptionsFrom(const config::Config& config, scaling::CDNManager* cdn) {
+proxy::ProxyOptions ProxyOptionsFrom(const config::Config& config, scaling::CDNManager* cdn,
+                                     std::shared_ptr<proxy::AccessLog> access_log) {
   proxy::ProxyOptions options;
+  options.access_log = std::move(access_log);
   for (const config::ListenerConfig& listener : config.listeners) {
     options.listeners.push_back({listener.name, listener.listen.host, listener.listen.port});
     if (listener.tls) options.listeners.back().tls = listener.tls->options;
@@ -91,10 +95,70 @@ void WriteProxyMetrics(const proxy::ProxyStats& stats, metrics::PrometheusWriter
   }
 }
 
+// The backends' prober, replaceable on reload (a backend may have gained TLS, or its CA file
+// changed). Probes are infrequent, so a lock per sweep costs nothing.
+class SwitchableProber final : public Prober {
+ public:
+  explicit SwitchableProber(std::shared_ptr<Prober> inner) : inner_(std::move(inner)) {}
+  std::vector<ProbeResult> ProbeAll(std::span<const Endpoint> targets,
+                                    const ProbeOptions& options) override {
+    std::shared_ptr<Prober> inner;
+    {
+      std::lock_guard lock(mu_);
+      inner = inner_;
+    }
+    return inner->ProbeAll(targets, options);
+  }
+  void Set(std::shared_ptr<Prober> inner) {
+    std::lock_guard lock(mu_);
+    inner_ = std::move(inner);
+  }
+
+ private:
+  std::mutex mu_;
+  std::shared_ptr<Prober> inner_;
+};
+
+scaling::Region ToRegion(const config::RegionConfig& rc) {
+  scaling::Region region;
+  region.id = rc.id;
+  region.name = rc.name;
+  region.location = rc.location;
+  region.endpoint = rc.endpoint;
+  region.priority = rc.priority;
+  region.active = rc.active;
+  region.primary = rc.primary;
+  return region;
+}
+
+scaling::Backend ToBackend(const config::BackendConfig& bc) {
+  scaling::Backend backend;
+  backend.id = bc.id;
+  backend.address = bc.address;
+  backend.port = bc.port;
+  backend.region = bc.region;
+  backend.weight = bc.weight;
+  backend.health_path = bc.health_path;
+  backend.use_tcp_check = bc.tcp_check;
+  backend.active = bc.active;
+  return backend;
+}
+
+std::string JoinIssues(const std::vector<config::ConfigIssue>& issues) {
+  std::string text;
+  for (const config::ConfigIssue& issue : issues) {
+    if (!text.empty()) text += "\n";
+    text += issue.ToString();
+  }
+  return text;
+}
+
 class DaemonImpl final : public Daemon {
  public:
   DaemonImpl(const config::Config& config, DaemonDependencies deps)
-      : deps_(std::move(deps)),
+      : started_(config),
+        current_(config),
+        deps_(std::move(deps)),
         clock_(deps_.clock != nullptr ? *deps_.clock : RealClock()),
         prober_(deps_.prober != nullptr ? deps_.prober : MakeNetworkProber(clock_)),
         regions_(config.health_check, prober_, clock_) {}
@@ -103,15 +167,7 @@ class DaemonImpl final : public Daemon {
 
   Status Init(const config::Config& config) {
     for (const config::RegionConfig& rc : config.regions) {
-      scaling::Region region;
-      region.id = rc.id;
-      region.name = rc.name;
-      region.location = rc.location;
-      region.endpoint = rc.endpoint;
-      region.priority = rc.priority;
-      region.active = rc.active;
-      region.primary = rc.primary;
-      if (auto status = regions_.RegisterRegion(std::move(region)); !status) return status;
+      if (auto status = regions_.RegisterRegion(ToRegion(rc)); !status) return status;
     }
     if (config.cdn && config.cdn->enabled) {
       if (auto status = StartCdn(*config.cdn); !status) return status;
@@ -140,6 +196,7 @@ class DaemonImpl final : public Daemon {
     dashboard_ =
         std::make_unique<admin::DashboardHistory>(&regions_, balancer_.get(), cdn_.get(), clock_);
     admin_api_options.dashboard = dashboard_.get();
+    admin_api_options.reload = [this] { return Reload(); };
     if (proxy_) {
       admin_api_options.extra_metrics = [this](metrics::PrometheusWriter& out) {
         WriteProxyMetrics(proxy_->stats(), out);
@@ -204,6 +261,57 @@ class DaemonImpl final : public Daemon {
   scaling::CDNManager* cdn() override { return cdn_.get(); }
   scaling::DisasterRecoveryManager* disaster_recovery() override { return dr_.get(); }
 
+  Result<admin::ReloadSummary> Reload() override {
+    if (current_source_file().empty()) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "the daemon was not started from a config file; nothing to re-read");
+    }
+    auto next = config::LoadConfigFile(current_source_file());
+    if (!next) {
+      spdlog::error("reload refused, the running config stays:\n{}", JoinIssues(next.error()));
+      return InvalidArgument(JoinIssues(next.error()));
+    }
+    return Reload(*next);
+  }
+
+  Result<admin::ReloadSummary> Reload(const config::Config& next) override {
+    std::lock_guard reload_lock(reload_mu_);
+    if (stopping()) return MakeError(ErrorCode::kFailedPrecondition, "the daemon is stopping");
+    auto summary = ApplyReload(next);
+    if (!summary) {
+      spdlog::error("reload refused, the running config stays: {}", summary.error().message());
+      return summary;
+    }
+    spdlog::info("reload: {} change(s) applied, {} failed, {} need a restart",
+                 summary->applied.size(), summary->failed.size(), summary->restart_required.size());
+    for (const std::string& line : summary->applied) spdlog::info("reload: {}", line);
+    for (const std::string& line : summary->failed) spdlog::error("reload: {}", line);
+    for (const std::string& line : summary->restart_required) {
+      spdlog::warn("reload: {} changed; restart the daemon to apply it", line);
+    }
+    return summary;
+  }
+
+  void Drain(std::optional<std::chrono::milliseconds> drain_timeout) override {
+    std::chrono::milliseconds timeout{0};
+    {
+      std::lock_guard lock(reload_mu_);
+      timeout = drain_timeout.value_or(current_.proxy.drain_timeout);
+    }
+    if (proxy_ && !stopping()) {
+      const std::uint64_t open = proxy_->stats().connections_active;
+      spdlog::info("draining: {} client connection(s) open; waiting up to {} ms", open,
+                   timeout.count());
+      const std::uint64_t cut = proxy_->Drain(timeout);
+      if (cut > 0) {
+        spdlog::warn("drain timeout: {} connection(s) still busy were closed", cut);
+      } else {
+        spdlog::info("drained: every client connection closed");
+      }
+    }
+    Stop();
+  }
+
   void Stop() override {
     {
       std::lock_guard lock(mu_);
@@ -225,20 +333,10 @@ class DaemonImpl final : public Daemon {
     deps.prober = prober_;
     // TLS backends are probed over TLS with their own settings (unless a test injected a prober).
     if (deps_.prober == nullptr) {
-      std::vector<net::TlsProbeTarget> tls_targets;
-      for (const config::BackendConfig& bc : config.backends) {
-        if (bc.tls && bc.tls->options.enabled && !bc.tcp_check) {
-          tls_targets.push_back({bc.address, bc.port, bc.tls->options});
-        }
-      }
-      if (!tls_targets.empty()) {
-        auto tls_prober = net::MakeTlsAwareProber(clock_, std::move(tls_targets));
-        if (!tls_prober) {
-          return MakeError(tls_prober.error().code(),
-                           fmt::format("backend health checks: {}", tls_prober.error().message()));
-        }
-        deps.prober = std::move(*tls_prober);
-      }
+      auto prober = BackendProber(config);
+      if (!prober) return std::unexpected(prober.error());
+      backend_prober_ = std::make_shared<SwitchableProber>(std::move(*prober));
+      deps.prober = backend_prober_;
     }
     deps.clock = &clock_;
     deps.random = deps_.random != nullptr ? deps_.random : MakeSystemRandom();
@@ -253,19 +351,19 @@ class DaemonImpl final : public Daemon {
     balancer_ = std::make_unique<scaling::GlobalLoadBalancer>(config.load_balancer.strategy,
                                                               BalancerOptions(config), deps);
     for (const config::BackendConfig& bc : config.backends) {
-      scaling::Backend backend;
-      backend.id = bc.id;
-      backend.address = bc.address;
-      backend.port = bc.port;
-      backend.region = bc.region;
-      backend.weight = bc.weight;
-      backend.health_path = bc.health_path;
-      backend.use_tcp_check = bc.tcp_check;
-      backend.active = bc.active;
-      if (auto status = balancer_->RegisterBackend(std::move(backend)); !status) return status;
+      if (auto status = balancer_->RegisterBackend(ToBackend(bc)); !status) return status;
     }
     if (config.listeners.empty()) return {};
-    auto proxy = proxy::ProxyServer::Start(ProxyOptionsFrom(config, cdn_.get()), *balancer_);
+    if (!config.log.access_log.empty()) {
+      auto access_log = proxy::AccessLog::Open(config.log.access_log, config.log.format);
+      if (!access_log) {
+        return MakeError(access_log.error().code(),
+                         "log.access_log: " + access_log.error().message());
+      }
+      access_log_ = std::move(*access_log);
+    }
+    auto proxy =
+        proxy::ProxyServer::Start(ProxyOptionsFrom(config, cdn_.get(), access_log_), *balancer_);
     if (!proxy) {
       return MakeError(proxy.error().code(),
                        fmt::format("proxy listeners: {}", proxy.error().message()));
@@ -276,6 +374,147 @@ class DaemonImpl final : public Daemon {
                    config.listeners[i].listen.host, proxy_->port(i));
     }
     return {};
+  }
+
+  // The network prober, or one that speaks TLS to the backends configured with it.
+  Result<std::shared_ptr<Prober>> BackendProber(const config::Config& config) {
+    std::vector<net::TlsProbeTarget> tls_targets;
+    for (const config::BackendConfig& bc : config.backends) {
+      if (bc.tls && bc.tls->options.enabled && !bc.tcp_check) {
+        tls_targets.push_back({bc.address, bc.port, bc.tls->options});
+      }
+    }
+    if (tls_targets.empty()) return prober_;
+    auto tls_prober = net::MakeTlsAwareProber(clock_, std::move(tls_targets));
+    if (!tls_prober) {
+      return MakeError(tls_prober.error().code(),
+                       fmt::format("backend health checks: {}", tls_prober.error().message()));
+    }
+    return std::move(*tls_prober);
+  }
+
+  std::string current_source_file() {
+    std::lock_guard lock(reload_mu_);
+    return current_.source_file;
+  }
+
+  // Reload's work, under reload_mu_. Everything that can fail on the new files (TLS, the
+  // token, the probers) is built before anything is applied, so an error changes nothing.
+  Result<admin::ReloadSummary> ApplyReload(const config::Config& next) {
+    const config::TlsFileCheck tls = config::CheckTlsFiles(next, clock_.WallNow());
+    if (!tls.issues.empty()) return InvalidArgument(JoinIssues(tls.issues));
+    Result<std::string> token =
+        ResolveAdminToken(next.admin, next.source_file, std::getenv("STREAMGATE_ADMIN_TOKEN"));
+    if (!token) return std::unexpected(token.error());
+    ConfigDiff diff = DiffConfigs(current_, next);
+    // Settings a restart would change are compared with what the daemon started with, so they
+    // are reported on every reload until the restart.
+    diff.restart_required = DiffConfigs(started_, next).restart_required;
+
+    std::shared_ptr<Prober> new_prober;
+    if (backend_prober_) {
+      auto prober = BackendProber(next);
+      if (!prober) return std::unexpected(prober.error());
+      new_prober = std::move(*prober);
+    }
+    // The access log: another target opens a new one; the same one is reopened (log rotation).
+    std::shared_ptr<proxy::AccessLog> access_log = access_log_;
+    if (proxy_ && next.log.access_log != current_.log.access_log) {
+      access_log.reset();
+      if (!next.log.access_log.empty()) {
+        auto opened = proxy::AccessLog::Open(next.log.access_log, current_.log.format);
+        if (!opened) {
+          return MakeError(opened.error().code(), "log.access_log: " + opened.error().message());
+        }
+        access_log = std::move(*opened);
+      }
+    }
+    admin::ReloadSummary summary;
+    if (proxy_) {
+      // The running listeners stay (moving one needs a restart); their TLS is re-read.
+      config::Config proxy_config = next;
+      if (proxy_config.listeners.size() != started_.listeners.size()) {
+        proxy_config.listeners = current_.listeners;
+      }
+      Status reconfigured =
+          proxy_->Reconfigure(ProxyOptionsFrom(proxy_config, cdn_.get(), access_log));
+      if (!reconfigured) {
+        return MakeError(reconfigured.error().code(), "proxy: " + reconfigured.error().message());
+      }
+      summary.applied.push_back("proxy settings and TLS certificates re-read");
+      if (access_log != access_log_) {
+        summary.applied.push_back(next.log.access_log.empty()
+                                      ? "access log off"
+                                      : "access log now written to " + next.log.access_log);
+      } else if (access_log_) {
+        if (Status reopened = access_log_->Reopen(); reopened) {
+          summary.applied.push_back("access log reopened");
+        } else {
+          summary.failed.push_back("access log: " + reopened.error().message());
+        }
+      }
+      access_log_ = std::move(access_log);
+    }
+    if (new_prober) backend_prober_->Set(std::move(new_prober));
+    admin_api_->SetToken(*token, next.admin.protect_reads);
+
+    auto record = [&summary](const std::string& what, const Status& status) {
+      if (status) {
+        summary.applied.push_back(what);
+      } else {
+        summary.failed.push_back(what + ": " + status.error().message());
+      }
+    };
+    for (const config::RegionConfig& rc : diff.regions_added) {
+      scaling::Region region = ToRegion(rc);
+      region.primary = false;  // set below, once every region is there
+      record(fmt::format("region '{}' added", rc.id), regions_.RegisterRegion(std::move(region)));
+    }
+    for (const config::RegionConfig& rc : diff.regions_changed) {
+      record(fmt::format("region '{}' changed", rc.id), regions_.UpdateRegion(ToRegion(rc)));
+    }
+    if (diff.primary) {
+      record(fmt::format("primary region set to '{}'", *diff.primary),
+             regions_.SetPrimaryRegion(*diff.primary));
+    }
+    for (const std::string& id : diff.regions_removed) {
+      record(fmt::format("region '{}' removed", id), regions_.RemoveRegion(id));
+    }
+    if (balancer_) {
+      for (const config::BackendConfig& bc : diff.backends_added) {
+        record(fmt::format("backend '{}' added", bc.id), balancer_->RegisterBackend(ToBackend(bc)));
+      }
+      for (const config::BackendConfig& bc : diff.backends_changed) {
+        record(fmt::format("backend '{}' changed", bc.id), balancer_->UpdateBackend(ToBackend(bc)));
+      }
+      for (const std::string& id : diff.backends_removed) {
+        record(fmt::format("backend '{}' removed", id), balancer_->RemoveBackend(id));
+      }
+      if (diff.strategy) {
+        balancer_->SetStrategy(*diff.strategy);
+        summary.applied.push_back(
+            fmt::format("strategy set to {}", scaling::ToString(*diff.strategy)));
+      }
+    }
+    if (dr_) {
+      for (const auto& plan : diff.plans_added) {
+        record(fmt::format("plan '{}' added", plan.id), dr_->CreatePlan(plan));
+      }
+      for (const auto& plan : diff.plans_changed) {
+        record(fmt::format("plan '{}' changed", plan.id), dr_->UpdatePlan(plan));
+      }
+      for (const std::string& id : diff.plans_removed) {
+        record(fmt::format("plan '{}' removed (its repository is kept)", id), dr_->RemovePlan(id));
+      }
+    }
+    if (diff.log_level_changed && !deps_.log_level_fixed) {
+      spdlog::set_level(spdlog::level::from_str(next.log.level));
+      summary.applied.push_back("log level set to " + next.log.level);
+    }
+    if (runtime_state_) runtime_state_->Rebase(next, diff.primary.has_value());
+    summary.restart_required = std::move(diff.restart_required);
+    current_ = next;
+    return summary;
   }
 
   // The CDN manager on the daemon's clock, so the edge cache's freshness follows it too.
@@ -430,13 +669,18 @@ class DaemonImpl final : public Daemon {
     }
   }
 
+  const config::Config started_;  // what needs a restart is compared with this
+  std::mutex reload_mu_;          // one reload at a time; guards current_
+  config::Config current_;        // the config applied last (start or reload)
   DaemonDependencies deps_;
   const Clock& clock_;
   std::shared_ptr<Prober> prober_;
+  std::shared_ptr<SwitchableProber> backend_prober_;  // null when a test injected the prober
   scaling::MultiRegionManager regions_;
   std::unique_ptr<scaling::GlobalLoadBalancer> balancer_;
   std::unique_ptr<scaling::CDNManager> cdn_;  // before proxy_ and admin_api_, which use it
   std::unique_ptr<scaling::DisasterRecoveryManager> dr_;  // before admin_api_, which uses it
+  std::shared_ptr<proxy::AccessLog> access_log_;          // null: none; the proxy holds it too
   std::unique_ptr<proxy::ProxyServer> proxy_;
   std::unique_ptr<RuntimeStateKeeper> runtime_state_;   // before admin_api_, which calls it
   std::unique_ptr<admin::DashboardHistory> dashboard_;  // before admin_api_, which serves it

@@ -7,7 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
+#include "admin/admin_api.hpp"
 #include "config/config.hpp"
 #include "streamgate/cdn/content_fetcher.hpp"
 #include "streamgate/cdn/purger.hpp"
@@ -35,6 +37,8 @@ struct DaemonDependencies {
   // Where disaster-recovery backups go. Null: the repository engine (src/backup) on the daemon's
   // clock.
   std::shared_ptr<scaling::BackupEngine> backup_engine;
+  // The command line fixed the log level (--log-level): a reload leaves it alone.
+  bool log_level_fixed = false;
 };
 
 class Daemon {
@@ -55,6 +59,18 @@ class Daemon {
   // The manager whose plans the backup scheduler runs; null without a `disaster_recovery:`
   // section.
   [[nodiscard]] virtual scaling::DisasterRecoveryManager* disaster_recovery() = 0;
+  // Re-reads the config file the daemon was started from (Config::source_file), checks it
+  // (parse errors with file and line, TLS files, the admin token) and applies what changed
+  // (daemon/config_diff.hpp says what applies live and what needs a restart). Open client
+  // connections are kept; requests that start afterwards see the new settings. An invalid
+  // config is an error and changes nothing. One reload at a time (SIGHUP and the admin API).
+  [[nodiscard]] virtual Result<admin::ReloadSummary> Reload() = 0;
+  // The same with a config already loaded (tests, or a caller that parsed it).
+  [[nodiscard]] virtual Result<admin::ReloadSummary> Reload(const config::Config& next) = 0;
+  // Graceful stop (SIGTERM): the proxy stops accepting, closes idle keep-alive connections and
+  // lets requests in flight finish for up to `timeout` (then cuts them); then Stop(). Without a
+  // timeout: proxy.drain_timeout of the config applied last.
+  virtual void Drain(std::optional<std::chrono::milliseconds> timeout = std::nullopt) = 0;
   // Stops the proxy, the schedulers and the admin server; idempotent, from any thread but theirs.
   // Backups cannot be interrupted: Stop waits for the one backup (or recovery test) the backup
   // scheduler is running, if any, and for a backup or restore an admin request is running, but

@@ -13,8 +13,26 @@ RuntimeStateKeeper::RuntimeStateKeeper(std::unique_ptr<state::StateStore> store,
       regions_(regions),
       balancer_(balancer),
       plans_(plans),
-      clock_(clock),
-      config_strategy_(config.load_balancer.strategy) {
+      clock_(clock) {
+  SetBase(config);
+}
+
+void RuntimeStateKeeper::Rebase(const config::Config& config, bool file_primary_changed) {
+  {
+    std::lock_guard lock(mu_);
+    SetBase(config);
+    if (file_primary_changed) chosen_primary_.clear();  // the file's choice is the newer one
+  }
+  if (Status saved = Save(); !saved) {
+    spdlog::error("state: saving after the reload failed: {}", saved.error().message());
+  }
+}
+
+void RuntimeStateKeeper::SetBase(const config::Config& config) {
+  config_regions_.clear();
+  config_backends_.clear();
+  config_plans_.clear();
+  config_strategy_ = config.load_balancer.strategy;
   for (const config::RegionConfig& region : config.regions) {
     config_regions_.emplace(region.id, region.active);
   }

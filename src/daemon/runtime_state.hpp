@@ -31,7 +31,15 @@ class RuntimeStateKeeper {
 
   [[nodiscard]] Status Save();
 
+  // After a reload applied `config`: it is the new base, so what it says is no longer a
+  // deviation to keep (an edit of the file wins over an earlier API change of the same thing;
+  // `file_primary_changed`: the file now names another primary, which replaces the API's).
+  // Saves; errors are logged.
+  void Rebase(const config::Config& config, bool file_primary_changed);
+
  private:
+  void SetBase(const config::Config& config);  // fills the config_* maps
+
   std::unique_ptr<state::StateStore> store_;
   scaling::MultiRegionManager& regions_;
   scaling::GlobalLoadBalancer* balancer_;

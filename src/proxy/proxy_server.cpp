@@ -26,6 +26,7 @@
 //     connection without completing the message.
 #include "proxy/proxy_server.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -50,6 +51,7 @@
 #include <ctime>
 #include <deque>
 #include <exception>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -62,6 +64,7 @@
 #include "net/http_types.hpp"
 #include "net/io_loop.hpp"
 #include "net/tls_context.hpp"
+#include "proxy/access_log.hpp"
 #include "proxy/cache_policy.hpp"
 #include "proxy/edge_cache.hpp"
 #include "proxy/forwarding.hpp"
@@ -222,20 +225,18 @@ void Bump(std::atomic<std::uint64_t>& counter) {
   return counter.load(std::memory_order_relaxed);
 }
 
-// Read-only after Start; shared by every worker.
-struct Shared {
-  Shared(
-      ProxyOptions proxy_options, TrustedProxies trusted_proxies, scaling::GlobalLoadBalancer& lb,
+// The per-request settings Reconfigure can replace: immutable once built, shared by every worker
+// through a shared_ptr that a session takes at the start of each request (so a request sees one
+// set of settings from start to end, and a reload needs no lock on the request path).
+struct Settings {
+  Settings(
+      ProxyOptions proxy_options, TrustedProxies trusted_proxies,
       std::vector<std::shared_ptr<net::TlsServerContext>> listener_tls_contexts,
       std::unordered_map<std::string, std::shared_ptr<net::TlsClientContext>> backend_tls_contexts)
       : options(std::move(proxy_options)),
         listener_tls(std::move(listener_tls_contexts)),
         backend_tls(std::move(backend_tls_contexts)),
         trusted(std::move(trusted_proxies)),
-        balancer(lb),
-        cache(options.cache_store != nullptr
-                  ? std::make_unique<EdgeCache>(*options.cache_store, options.cache)
-                  : nullptr),
         timer_tick(
             std::min({options.connect_timeout, options.request_header_timeout, options.idle_timeout,
                       options.upstream_timeout, std::chrono::milliseconds(kLingerTimeout)})) {}
@@ -243,17 +244,29 @@ struct Shared {
   std::vector<std::shared_ptr<net::TlsServerContext>> listener_tls;  // per listener; null: plain
   std::unordered_map<std::string, std::shared_ptr<net::TlsClientContext>> backend_tls;  // by id
   TrustedProxies trusted;
-  scaling::GlobalLoadBalancer& balancer;
-  std::unique_ptr<EdgeCache> cache;  // null: no caching
   // A session's timer fires at most this long after it was armed (ClientSession, "Deadline").
   std::chrono::milliseconds timer_tick;
 
   // The TLS settings of `backend`, or null for plain HTTP. Asked per new connection only.
-  [[nodiscard]] const net::TlsClientContext* BackendTls(const BackendHandle& backend) const {
+  [[nodiscard]] const std::shared_ptr<net::TlsClientContext>* BackendTls(
+      const BackendHandle& backend) const {
     if (backend_tls.empty()) return nullptr;
     const auto it = backend_tls.find(backend.id());
-    return it == backend_tls.end() ? nullptr : it->second.get();
+    return it == backend_tls.end() ? nullptr : &it->second;
   }
+};
+
+// Fixed at Start; shared by every worker.
+struct Shared {
+  Shared(const ProxyOptions& options, scaling::GlobalLoadBalancer& lb)
+      : balancer(lb),
+        cache(options.cache_store != nullptr
+                  ? std::make_unique<EdgeCache>(*options.cache_store, options.cache)
+                  : nullptr),
+        max_idle_upstream_per_backend(options.max_idle_upstream_per_backend) {}
+  scaling::GlobalLoadBalancer& balancer;
+  std::unique_ptr<EdgeCache> cache;  // null: no caching
+  std::size_t max_idle_upstream_per_backend;
 };
 
 struct UpstreamConnection {
@@ -265,6 +278,7 @@ struct UpstreamConnection {
     buffer.reserve(kRelayBufferBytes + kUpstreamHeaderSlack);
   }
   Socket socket;
+  std::shared_ptr<net::TlsClientContext> tls_context;  // what `tls` is made from, kept alive
   // Set once a TLS backend's handshake starts; then reads and writes go through it.
   std::optional<asio::ssl::stream<Socket&>> tls;
   beast::flat_buffer buffer;
@@ -344,6 +358,14 @@ class UpstreamPool {
     stack.push_back(std::move(connection));
   }
 
+  // Closes every idle connection (new settings: backends or their TLS may have changed).
+  void Clear() {
+    for (auto& [backend, stack] : idle_) {
+      for (auto& connection : stack) CloseQuietly(*connection);
+    }
+    idle_.clear();
+  }
+
   // Drops connections idle too long or closed by their backend, so descriptors do not linger.
   void Sweep() {
     const SteadyClock::time_point now = SteadyClock::now();
@@ -370,6 +392,11 @@ struct WorkerContext {
   asio::io_context& ioc;
   UpstreamPool& pool;
   WorkerCounters& counters;
+  // The worker's current settings (replaced by Reconfigure) and whether it is draining; both
+  // written on the worker's thread only.
+  const std::shared_ptr<const Settings>& settings;
+  const bool& draining;
+  std::size_t listener = 0;  // index of the listener the connection came in on
 };
 
 enum class Failure {
@@ -399,10 +426,11 @@ template <typename Fields>
 // storable answer replaces it. Holds the key's fill so concurrent requests do not refresh too.
 class BackgroundRefresh : public std::enable_shared_from_this<BackgroundRefresh> {
  public:
-  BackgroundRefresh(const WorkerContext& ctx, BackendHandle backend, std::string key,
-                    cdn::EntryPtr stale, cdn::HeaderFields request_headers, std::string host,
-                    std::string target)
+  BackgroundRefresh(const WorkerContext& ctx, std::shared_ptr<const Settings> settings,
+                    BackendHandle backend, std::string key, cdn::EntryPtr stale,
+                    cdn::HeaderFields request_headers, std::string host, std::string target)
       : ctx_(ctx),
+        settings_(std::move(settings)),
         backend_(backend),
         key_(std::move(key)),
         stale_(std::move(stale)),
@@ -438,7 +466,7 @@ class BackgroundRefresh : public std::enable_shared_from_this<BackgroundRefresh>
     in_flight_ = true;
     start_ = SteadyClock::now();
     request_wall_ = ctx_.shared.cache->clock().WallNow();
-    timer_.expires_after(ctx_.shared.options.upstream_timeout);
+    timer_.expires_after(settings_->options.upstream_timeout);
     timer_.async_wait([weak = weak_from_this()](error_code timer_ec) {
       if (timer_ec) return;
       if (auto self = weak.lock()) {
@@ -468,7 +496,7 @@ class BackgroundRefresh : public std::enable_shared_from_this<BackgroundRefresh>
   void OnResponse() {
     auto& response = parser_.get();
     const unsigned status = response.result_int();
-    Done(!(ctx_.shared.options.fail_on_5xx && status >= 500));
+    Done(!(settings_->options.fail_on_5xx && status >= 500));
     EdgeCache& cache = *ctx_.shared.cache;
     const WallTime now = cache.clock().WallNow();
     cdn::HeaderFields headers = CopyFields(response);
@@ -499,6 +527,7 @@ class BackgroundRefresh : public std::enable_shared_from_this<BackgroundRefresh>
   }
 
   WorkerContext ctx_;
+  std::shared_ptr<const Settings> settings_;
   BackendHandle backend_;
   std::string key_;
   cdn::EntryPtr stale_;
@@ -524,11 +553,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
   static constexpr std::string_view kForwardedScheme = kTls ? "https" : "http";
 
  public:
-  // `stream_args` construct the client stream: a Socket, or a Socket and an ssl::context.
+  // `stream_args` construct the client stream: a Socket, or a Socket and an ssl::context (which
+  // `tls_context` owns and the session keeps alive, so a reload can replace it meanwhile).
   template <typename... StreamArgs>
-  explicit ClientSession(WorkerContext context, StreamArgs&&... stream_args)
+  explicit ClientSession(WorkerContext context, std::shared_ptr<net::TlsServerContext> tls_context,
+                         StreamArgs&&... stream_args)
       : ctx_(context),
-        options_(context.shared.options),
+        settings_(context.settings),
+        tls_context_(std::move(tls_context)),
         client_(std::forward<StreamArgs>(stream_args)...),
         timer_(ctx_.ioc) {
     error_code ec;
@@ -540,7 +572,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
       }
       peer_ = address.to_string();
     }
-    peer_trusted_ = ctx_.shared.trusted.Contains(peer_);
+    peer_trusted_ = settings_->trusted.Contains(peer_);
     Bump(ctx_.counters.connections_accepted);
   }
 
@@ -557,7 +589,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
   void Start() {
     if constexpr (kTls) {
       // A handshake is bounded like a request header; a failed one gets no answer.
-      SetDeadline(options_.request_header_timeout);
+      SetDeadline(options().request_header_timeout);
       client_.async_handshake(asio::ssl::stream_base::server,
                               [self = this->shared_from_this()](error_code ec) {
                                 if (ec) {
@@ -592,11 +624,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     res_parser_.reset();
     req_sr_.reset();
     req_parser_.reset();
+    // Draining: the answer said Connection: close; no further request on this connection.
+    if (ctx_.draining) return CloseClientGracefully();
     // Pipelined bytes already here: parse them now; else wait idle for the next request.
     if (client_buffer_.size() > 0) return ReadHeader();
-    SetDeadline(options_.idle_timeout);
+    SetDeadline(options().idle_timeout);
+    idle_ = true;
     client_.async_read_some(client_buffer_.prepare(kIdleReadBytes),
                             [self = this->shared_from_this()](error_code ec, std::size_t n) {
+                              self->idle_ = false;
                               self->client_buffer_.commit(n);
                               if (ec) return self->CloseClient();
                               self->ReadHeader();
@@ -604,6 +640,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
   }
 
   void ReadHeader() {
+    // A reload since the last request: this one runs on the new settings.
+    if (settings_ != ctx_.settings) [[unlikely]] {
+      settings_ = ctx_.settings;
+      peer_trusted_ = settings_->trusted.Contains(peer_);
+    }
     client_version_ = 11;  // until this request's header says otherwise
     is_head_ = false;
     res_sr_.reset();
@@ -614,10 +655,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     req_parser_.emplace(std::piecewise_construct, std::make_tuple(),
                         std::make_tuple(ArenaAllocator<char>(&arena_)));
     req_parser_->header_limit(
-        static_cast<std::uint32_t>(std::min<std::size_t>(options_.max_header_bytes, UINT32_MAX)));
+        static_cast<std::uint32_t>(std::min<std::size_t>(options().max_header_bytes, UINT32_MAX)));
     req_parser_->body_limit(boost::none);  // bodies stream through; no size limit here
     // A slow header gets a close, not a 408.
-    SetDeadline(options_.request_header_timeout);
+    SetDeadline(options().request_header_timeout);
     ParseRequestHeader();
   }
 
@@ -644,14 +685,17 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
   void OnHeader(error_code ec) {
     if (ec) {
       if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+        BeginLog();
         return SendError(431, "Request Header Fields Too Large\n");
       }
       if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
           ec != http::error::end_of_stream && ec != http::error::partial_message) {
+        BeginLog();
         return SendError(400, "Bad Request\n");
       }
       return CloseClient();  // closed, reset or timed out: nobody to answer
     }
+    BeginLog();
     Bump(ctx_.counters.requests);
     auto& request = req_parser_->get();
     client_version_ = request.version();
@@ -662,7 +706,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     }
     // The parser enforces the byte limit; the count is cheap to check once it is done.
     if (static_cast<std::size_t>(std::distance(request.begin(), request.end())) >
-        options_.max_header_count) {
+        options().max_header_count) {
       return SendError(431, "Request Header Fields Too Large\n");
     }
     if (request.method() == http::verb::connect) {
@@ -769,7 +813,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     // cancels it. At worst (a slow leader) the wait ends after upstream_timeout.
     if (!fill_timer_) fill_timer_.emplace(ctx_.ioc);
     waiting_fill_ = true;
-    fill_timer_->expires_after(options_.upstream_timeout);
+    fill_timer_->expires_after(options().upstream_timeout);
     fill_timer_->async_wait([self = this->shared_from_this()](error_code) { self->OnFillDone(); });
     return true;
   }
@@ -798,11 +842,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     if (!picked) return cache.FinishFill(cache_key_);
     // The background fetch speaks plain HTTP only: a TLS backend's entry is revalidated by a
     // later request in the foreground instead.
-    if (ctx_.shared.BackendTls(*picked) != nullptr) return cache.FinishFill(cache_key_);
+    if (settings_->BackendTls(*picked) != nullptr) return cache.FinishFill(cache_key_);
     const auto& request = req_parser_->get();
-    std::make_shared<BackgroundRefresh>(ctx_, *picked, cache_key_, stale, CopyFields(request),
-                                        std::string(request[http::field::host]),
-                                        std::string(request.target()))
+    std::make_shared<BackgroundRefresh>(
+        ctx_, settings_, *picked, cache_key_, stale, CopyFields(request),
+        std::string(request[http::field::host]), std::string(request.target()))
         ->Start();
   }
 
@@ -963,12 +1007,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
       AppendField("Content-Length", std::to_string(size));
       body = entry->body;
     }
+    if (ctx_.draining) client_keep_alive_ = false;
     if (client_version_ == 11 && !client_keep_alive_) AppendField("Connection", "close");
     if (client_version_ == 10 && client_keep_alive_) AppendField("Connection", "keep-alive");
     out_.append("\r\n");
     if (is_head_) body = {};
+    log_bytes_ = body.size();
+    log_cache_ = x_cache;
     serving_ = std::move(entry);
-    SetDeadline(options_.idle_timeout);
+    SetDeadline(options().idle_timeout);
     const asio::const_buffer body_buffer = JoinSmallPiece(asio::buffer(body.data(), body.size()));
     const std::array<asio::const_buffer, 2> buffers = {asio::buffer(out_), body_buffer};
     // Asio's default completion condition hands the kernel at most 64 KiB per send; a cached
@@ -1011,7 +1058,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     const auto& request = req_parser_->get();
     std::string_view forwarded = {};
     if (peer_trusted_) forwarded = request[kForwardedFor];
-    routing_address_.assign(RoutingClientAddress(peer_, forwarded, ctx_.shared.trusted));
+    routing_address_.assign(RoutingClientAddress(peer_, forwarded, settings_->trusted));
   }
 
   [[nodiscard]] scaling::RequestContext Context() const {
@@ -1079,6 +1126,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
   // ---- Upstream attempt --------------------------------------------------------------------
 
   void StartAttempt(bool allow_pool) {
+    ++log_attempts_;
     attempt_start_ = SteadyClock::now();
     if (cache_applies_) request_wall_ = ctx_.shared.cache->clock().WallNow();
     ctx_.shared.balancer.IncrementConnections(backend_);
@@ -1100,7 +1148,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     upstream_ = std::make_unique<UpstreamConnection>(ctx_.ioc);
     error_code ec;
     const asio::ip::address address = asio::ip::make_address(backend_.address(), ec);
-    SetDeadline(options_.connect_timeout);
+    SetDeadline(options().connect_timeout);
     if (!ec) {
       upstream_->socket.async_connect(tcp::endpoint(address, backend_.port()),
                                       [self = this->shared_from_this()](error_code connect_ec) {
@@ -1131,15 +1179,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     Bump(ctx_.counters.upstream_connects);
     error_code ignored;
     upstream_->socket.set_option(tcp::no_delay(true), ignored);
-    if (const net::TlsClientContext* tls = ctx_.shared.BackendTls(backend_)) return Handshake(*tls);
+    if (const auto* tls = settings_->BackendTls(backend_)) return Handshake(*tls);
     SendRequestHeader();
   }
 
   // TLS to the backend, still within connect_timeout; a failure (verification included) is a
   // connect failure: nothing was sent, so another backend may be tried.
-  void Handshake(const net::TlsClientContext& tls) {
-    upstream_->tls.emplace(upstream_->socket, tls.context());
-    if (Status prepared = tls.Prepare(upstream_->tls->native_handle(), backend_.address());
+  void Handshake(const std::shared_ptr<net::TlsClientContext>& tls) {
+    upstream_->tls_context = tls;
+    upstream_->tls.emplace(upstream_->socket, tls->context());
+    if (Status prepared = tls->Prepare(upstream_->tls->native_handle(), backend_.address());
         !prepared) {
       spdlog::warn("backend '{}': {}", backend_.id(), prepared.error().message());
       Bump(ctx_.counters.upstream_tls_failures);
@@ -1160,7 +1209,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
   void SendRequestHeader() {
     auto& request = req_parser_->get();
     if (!has_host_) request.set(http::field::host, HostOf(backend_));
-    SetDeadline(options_.upstream_timeout);
+    SetDeadline(options().upstream_timeout);
     if (req_parser_->is_done()) {
       // No body: the header is the whole request, serialized here into one buffer (Beast's
       // serializer costs several times more instructions for the same bytes).
@@ -1225,7 +1274,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
       // The client waits for this before sending its body; a backend is connected now.
       expect_continue_ = false;
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      SetDeadline(options_.idle_timeout);
+      SetDeadline(options().idle_timeout);
       asio::async_write(client_, asio::buffer(kContinue.data(), kContinue.size()),
                         [self = this->shared_from_this()](error_code ec, std::size_t) {
                           if (ec) return self->AbortBoth(/*blame_backend=*/false);
@@ -1243,7 +1292,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     auto& body = req_parser_->get().body();
     body.data = RelayBuffer();
     body.size = kRelayBufferBytes;
-    SetDeadline(options_.idle_timeout);
+    SetDeadline(options().idle_timeout);
     http::async_read_some(client_, client_buffer_, *req_parser_,
                           [self = this->shared_from_this()](error_code ec, std::size_t) {
                             self->OnRequestBodyRead(ec);
@@ -1269,7 +1318,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     body.data = n > 0 ? RelayBuffer() : nullptr;
     body.size = n;
     body.more = !done;
-    SetDeadline(options_.upstream_timeout);
+    SetDeadline(options().upstream_timeout);
     http::async_write(*upstream_, *req_sr_,
                       [self = this->shared_from_this()](error_code write_ec, std::size_t) {
                         if (write_ec == http::error::need_buffer) write_ec = {};
@@ -1289,7 +1338,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     res_parser_->header_limit(kUpstreamHeaderLimit);
     res_parser_->body_limit(boost::none);
     res_parser_->skip(is_head_);  // the answer to HEAD has headers only
-    SetDeadline(options_.upstream_timeout);
+    SetDeadline(options().upstream_timeout);
     ParseResponseHeader();
   }
 
@@ -1330,7 +1379,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
       return ReadResponseHeader();
     }
     response_started_ = true;
-    upstream_success_ = !(options_.fail_on_5xx && status >= 500);
+    upstream_success_ = !(options().fail_on_5xx && status >= 500);
     upstream_reusable_ = res_parser_->keep_alive();
     if (cache_applies_ && !is_head_ && stale_entry_) {
       if (status == 304) return OnNotModified();
@@ -1352,7 +1401,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     }
     ComputeVia(response, response.version());
     response.version(client_version_);
-    bool keep_alive = client_keep_alive_;
+    bool keep_alive = client_keep_alive_ && !ctx_.draining;
     chunked_out_ = false;
     if (!bodyless && !has_length) {
       // Chunked or close-delimited upstream: HTTP/1.1 clients get chunks, HTTP/1.0 clients a
@@ -1393,8 +1442,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
       first_piece = asio::const_buffer(n > 0 ? RelayBuffer() : nullptr, n);
     }
     Tee(first_piece.data(), first_piece.size());
+    log_bytes_ = first_piece.size();
+    if (cache_applies_) log_cache_ = "MISS";
     if (done) UpstreamDone();
-    SetDeadline(options_.idle_timeout);
+    SetDeadline(options().idle_timeout);
     if (chunked_out_) {
       // Re-framed as chunks; rare enough for Beast's serializer.
       response.set(http::field::via, via_);
@@ -1486,7 +1537,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
 
   void ReadResponseBody() {
     if (direct_body_) {
-      SetDeadline(options_.upstream_timeout);
+      SetDeadline(options().upstream_timeout);
       const auto want =
           static_cast<std::size_t>(std::min<std::uint64_t>(kRelayBufferBytes, body_remaining_));
       upstream_->async_read_some(asio::buffer(RelayBuffer(), want),
@@ -1498,7 +1549,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     auto& body = res_parser_->get().body();
     body.data = RelayBuffer();
     body.size = kRelayBufferBytes;
-    SetDeadline(options_.upstream_timeout);
+    SetDeadline(options().upstream_timeout);
     http::async_read_some(*upstream_, upstream_->buffer, *res_parser_,
                           [self = this->shared_from_this()](error_code ec, std::size_t) {
                             self->OnResponseBodyRead(ec);
@@ -1520,11 +1571,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     if (n == 0 && !done) return ReadResponseBody();
     Tee(RelayBuffer(), n);
     if (done) UpstreamDone();
-    SetDeadline(options_.idle_timeout);
+    SetDeadline(options().idle_timeout);
     if (chunked_out_) {
       body.data = n > 0 ? RelayBuffer() : nullptr;
       body.size = n;
       body.more = !done;
+      log_bytes_ += n;
       return WriteSerializedBody();
     }
     // Length- or close-delimited: the bytes go out as they came.
@@ -1543,11 +1595,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     const bool done = body_remaining_ == 0;
     Tee(RelayBuffer(), n);
     if (done) UpstreamDone();
-    SetDeadline(options_.idle_timeout);
+    SetDeadline(options().idle_timeout);
     WriteRawBody(n, done);
   }
 
   void WriteRawBody(std::size_t n, bool done) {
+    log_bytes_ += n;
     asio::async_write(client_, asio::buffer(RelayBuffer(), n),
                       [self = this->shared_from_this(), done](error_code write_ec, std::size_t) {
                         if (write_ec) return self->AbortBoth(/*blame_backend=*/false);
@@ -1581,6 +1634,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
   }
 
   void OnExchangeDone() {
+    LogRequest();
     if (!client_keep_alive_) return CloseClientGracefully();
     NextRequest();
   }
@@ -1619,7 +1673,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     if (failure == Failure::kTimeout) return FailRequest(504, "Gateway Timeout\n");
     const bool retryable = replayable && (failure == Failure::kConnect ||
                                           (failure == Failure::kBeforeResponse && idempotent_));
-    if (retryable && retries_used_ < options_.retries) {
+    if (retryable && retries_used_ < options().retries) {
       auto next = ctx_.shared.balancer.PickOther(Context(), backend_);
       if (next) {
         ++retries_used_;
@@ -1654,6 +1708,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
   }
 
   void CountResponse(unsigned status) {
+    log_status_ = status;
     const unsigned index = std::clamp(status / 100, 1u, 5u) - 1;
     Bump(ctx_.counters.responses[index]);
   }
@@ -1683,9 +1738,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     response.keep_alive(false);
     response.prepare_payload();
     if (is_head_) response.body().clear();  // Content-Length still tells the GET size
-    SetDeadline(options_.idle_timeout);
+    SetDeadline(options().idle_timeout);
+    log_bytes_ = response.body().size();
     http::async_write(client_, response,
                       [self = this->shared_from_this()](error_code ec, std::size_t) {
+                        self->LogRequest();
                         if (ec) return self->CloseClient();
                         self->LingerClose();
                       });
@@ -1726,6 +1783,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
   }
 
   void CloseClient() {
+    LogRequest();  // a request cut short (status 0 when nothing was sent)
     closed_ = true;
     tee_ = false;
     EndFill();
@@ -1733,6 +1791,48 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     Lowest().shutdown(tcp::socket::shutdown_both, ignored);
     Lowest().close(ignored);
     DropUpstream();
+  }
+
+  // ---- Access log -------------------------------------------------------------------------
+  // With an access log, one line per request whose header was read: written when the
+  // response is complete, or when the connection ends first (status 0 if nothing was sent).
+
+  void BeginLog() {
+    log_pending_ = settings_->options.access_log != nullptr;
+    if (!log_pending_) return;
+    log_start_ = SteadyClock::now();
+    log_wall_ = std::chrono::system_clock::now();
+    log_status_ = 0;
+    log_bytes_ = 0;
+    log_attempts_ = 0;
+    log_cache_ = {};
+    routing_address_.clear();  // set by RoutingAddress; empty: the peer is the client
+  }
+
+  void LogRequest() {
+    if (!log_pending_) return;
+    log_pending_ = false;
+    AccessLogEntry entry;
+    entry.time = log_wall_;
+    entry.client = routing_address_.empty() ? std::string_view(peer_) : routing_address_;
+    entry.listener = options().listeners[ctx_.listener].name;
+    if (req_parser_) {
+      const auto& request = req_parser_->get();
+      entry.method = request.method_string();
+      entry.target = request.target();
+      entry.host = request[http::field::host];
+      entry.user_agent = request[http::field::user_agent];
+      entry.referer = request[http::field::referer];
+    }
+    entry.version = client_version_;
+    entry.status = log_status_;
+    entry.bytes_sent = log_bytes_;
+    entry.duration =
+        std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - log_start_);
+    if (log_attempts_ > 0 && backend_.entry != nullptr) entry.backend = backend_.id();
+    entry.cache = log_cache_;
+    entry.attempts = log_attempts_;
+    options().access_log->Write(entry);
   }
 
   // ---- Deadline ----------------------------------------------------------------------------
@@ -1750,7 +1850,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
 
   void ArmTimer(SteadyClock::time_point now) {
     timer_armed_ = true;
-    timer_.expires_at(std::min(deadline_, now + ctx_.shared.timer_tick));
+    timer_.expires_at(std::min(deadline_, now + settings_->timer_tick));
     // Weak: a closed session must not wait for its timer to go away.
     timer_.async_wait([weak = this->weak_from_this()](error_code ec) {
       if (ec) return;
@@ -1762,7 +1862,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     timer_armed_ = false;
     if (closed_) return;
     const SteadyClock::time_point now = SteadyClock::now();
-    if (now < deadline_) return ArmTimer(now);
+    // Draining closes idle keep-alive connections at the next tick instead of their deadline.
+    if (now < deadline_ && !(idle_ && ctx_.draining)) return ArmTimer(now);
     // The pending operation completes with operation_aborted; timed_out_ tells why.
     timed_out_ = true;
     error_code ignored;
@@ -1787,8 +1888,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     return relay_buffer_.get();
   }
 
+  [[nodiscard]] const ProxyOptions& options() const { return settings_->options; }
+
   WorkerContext ctx_;
-  const ProxyOptions& options_;
+  std::shared_ptr<const Settings> settings_;            // this request's; see ReadHeader
+  std::shared_ptr<net::TlsServerContext> tls_context_;  // owns client_'s ssl::context (TLS only)
   ClientStream client_;
   beast::flat_buffer client_buffer_;
   Timer timer_;
@@ -1796,6 +1900,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
   bool timer_armed_ = false;
   bool timed_out_ = false;
   bool closed_ = false;
+  bool idle_ = false;  // waiting for the next request on a kept-alive connection
+  // Access log, per request.
+  bool log_pending_ = false;
+  unsigned log_status_ = 0;
+  std::uint32_t log_attempts_ = 0;
+  std::uint64_t log_bytes_ = 0;
+  std::string_view log_cache_;  // static text
+  SteadyClock::time_point log_start_{};
+  WallTime log_wall_{};
   std::string out_;            // a serialized header, reused
   std::string forwarded_for_;  // X-Forwarded-For to send upstream
   std::string via_;            // Via to send on (request or response)
@@ -1872,8 +1985,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
 
 class Worker {
  public:
-  Worker(const Shared& shared, WorkerCounters& counters)
+  Worker(const Shared& shared, std::shared_ptr<const Settings> settings, WorkerCounters& counters)
       : shared_(shared),
+        settings_(std::move(settings)),
         counters_(counters),
         // One thread per io_context and each socket used only by it: the reactor's per-descriptor
         // locking is pure cost. Stop() from another thread goes through the (locked) scheduler.
@@ -1881,16 +1995,17 @@ class Worker {
         work_(asio::make_work_guard(ioc_)),
         accept_retry_timer_(ioc_),
         sweep_timer_(ioc_),
-        pool_(shared.options.max_idle_upstream_per_backend, counters) {}
+        pool_(shared.max_idle_upstream_per_backend, counters) {}
   ~Worker() { Join(); }
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Binds `endpoint` (port 0 is only passed to the first worker); returns the bound port.
+  // Binds `endpoint` (port 0 is only passed to the first worker) for listener `listener`;
+  // returns the bound port.
   [[nodiscard]] Result<std::uint16_t> Listen(const tcp::endpoint& endpoint,
-                                             const std::string& where, net::TlsServerContext* tls) {
+                                             const std::string& where, std::size_t listener) {
     acceptors_.emplace_back(ioc_);
-    acceptor_tls_.push_back(tls);
+    acceptor_listener_.push_back(listener);
     tcp::acceptor& acceptor = acceptors_.back();
     error_code ec;
     acceptor.open(endpoint.protocol(), ec);
@@ -1908,9 +2023,35 @@ class Worker {
   }
 
   void Run() {
-    for (std::size_t i = 0; i < acceptors_.size(); ++i) Accept(acceptors_[i], acceptor_tls_[i]);
+    for (std::size_t i = 0; i < acceptors_.size(); ++i)
+      Accept(acceptors_[i], acceptor_listener_[i]);
     ScheduleSweep();
     thread_ = std::thread([this] { net::RunIoLoop(ioc_, "proxy"); });
+  }
+
+  // New settings for requests that start from now on, installed on the worker's thread; the
+  // returned future is ready once they are. Idle upstream connections are closed: their
+  // backend or its TLS settings may have changed.
+  [[nodiscard]] std::future<void> Apply(std::shared_ptr<const Settings> settings) {
+    auto applied = std::make_shared<std::promise<void>>();
+    std::future<void> done = applied->get_future();
+    asio::post(ioc_, [this, settings = std::move(settings), applied]() mutable {
+      settings_ = std::move(settings);
+      pool_.Clear();
+      applied->set_value();
+    });
+    return done;
+  }
+
+  // Stops accepting; sessions close once their current exchange is done (see ClientSession).
+  void BeginDrain() {
+    asio::post(ioc_, [this] {
+      draining_ = true;
+      error_code ignored;
+      for (tcp::acceptor& acceptor : acceptors_) acceptor.close(ignored);
+      accept_retry_timer_.cancel();
+      pool_.Clear();
+    });
   }
 
   void Join() {
@@ -1919,28 +2060,30 @@ class Worker {
   }
 
  private:
-  void Accept(tcp::acceptor& acceptor, net::TlsServerContext* tls) {
-    acceptor.async_accept(ioc_, [this, &acceptor, tls](error_code ec, Socket socket) {
+  void Accept(tcp::acceptor& acceptor, std::size_t listener) {
+    acceptor.async_accept(ioc_, [this, &acceptor, listener](error_code ec, Socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
       if (ec) {
         // Typically EMFILE/ENFILE: back off instead of spinning on a failing accept.
         spdlog::warn("proxy accept: {}", ec.message());
         accept_retry_timer_.expires_after(kAcceptRetryDelay);
-        accept_retry_timer_.async_wait([this, &acceptor, tls](error_code wait_ec) {
-          if (!wait_ec) Accept(acceptor, tls);
+        accept_retry_timer_.async_wait([this, &acceptor, listener](error_code wait_ec) {
+          if (!wait_ec && acceptor.is_open()) Accept(acceptor, listener);
         });
         return;
       }
       error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      const WorkerContext context{shared_, ioc_, pool_, counters_};
+      const WorkerContext context{shared_, ioc_, pool_, counters_, settings_, draining_, listener};
+      // Looked up per connection: a reload may have turned TLS on or replaced the certificates.
+      const std::shared_ptr<net::TlsServerContext>& tls = settings_->listener_tls[listener];
       if (tls == nullptr) {
-        std::make_shared<ClientSession<Socket>>(context, std::move(socket))->Start();
+        std::make_shared<ClientSession<Socket>>(context, nullptr, std::move(socket))->Start();
       } else {
-        std::make_shared<ClientSession<TlsSocket>>(context, std::move(socket), tls->context())
+        std::make_shared<ClientSession<TlsSocket>>(context, tls, std::move(socket), tls->context())
             ->Start();
       }
-      Accept(acceptor, tls);
+      Accept(acceptor, listener);
     });
   }
 
@@ -1954,45 +2097,79 @@ class Worker {
   }
 
   const Shared& shared_;
+  std::shared_ptr<const Settings> settings_;  // read and written on the worker's thread only
+  bool draining_ = false;
   WorkerCounters& counters_;
   // Sessions live only in handlers queued on ioc_, so destroying ioc_ destroys them; their
   // destructors touch shared_ and counters_ (which outlive ioc_) but never pool_, which holds
   // sockets of ioc_ and therefore goes first.
   asio::io_context ioc_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
-  std::deque<tcp::acceptor> acceptors_;               // stable addresses: handlers hold references
-  std::vector<net::TlsServerContext*> acceptor_tls_;  // per acceptor; null: plain HTTP
+  std::deque<tcp::acceptor> acceptors_;         // stable addresses: handlers hold references
+  std::vector<std::size_t> acceptor_listener_;  // per acceptor: index into the listeners
   asio::steady_timer accept_retry_timer_;
   asio::steady_timer sweep_timer_;
   UpstreamPool pool_;
   std::thread thread_;
 };
 
+// Builds the settings for `options`: parses the trusted proxies and loads every TLS file (a bad
+// one is an error naming the listener or backend and the file). `ticket_keys` (per listener,
+// may be empty) carry session-ticket keys over from earlier settings.
+[[nodiscard]] Result<std::shared_ptr<const Settings>> BuildSettings(ProxyOptions options) {
+  if (options.listeners.empty()) return InvalidArgument("proxy needs at least one listener");
+  if (options.max_header_bytes == 0 || options.max_header_count == 0) {
+    return InvalidArgument("proxy header limits must be positive");
+  }
+  auto trusted = TrustedProxies::Parse(options.trusted_proxies);
+  if (!trusted) return std::unexpected(trusted.error());
+  std::vector<std::shared_ptr<net::TlsServerContext>> listener_tls;
+  for (const ListenerOptions& listener : options.listeners) {
+    if (!listener.tls) {
+      listener_tls.push_back(nullptr);
+      continue;
+    }
+    auto context = net::TlsServerContext::Create(*listener.tls);
+    if (!context) {
+      return MakeError(context.error().code(),
+                       "listener '" + listener.name + "': " + context.error().message());
+    }
+    listener_tls.push_back(std::move(*context));
+  }
+  std::unordered_map<std::string, std::shared_ptr<net::TlsClientContext>> backend_tls;
+  for (const auto& [id, tls] : options.backend_tls) {
+    if (!tls.enabled) continue;
+    auto context = net::TlsClientContext::Create(tls);
+    if (!context) {
+      return MakeError(context.error().code(),
+                       "backend '" + id + "': " + context.error().message());
+    }
+    backend_tls.emplace(id, std::move(*context));
+  }
+  return std::make_shared<const Settings>(std::move(options), std::move(*trusted),
+                                          std::move(listener_tls), std::move(backend_tls));
+}
+
 class ProxyServerImpl final : public ProxyServer {
  public:
-  ProxyServerImpl(
-      ProxyOptions options, TrustedProxies trusted, scaling::GlobalLoadBalancer& balancer,
-      std::vector<std::shared_ptr<net::TlsServerContext>> listener_tls,
-      std::unordered_map<std::string, std::shared_ptr<net::TlsClientContext>> backend_tls)
-      : shared_(std::move(options), std::move(trusted), balancer, std::move(listener_tls),
-                std::move(backend_tls)) {}
+  ProxyServerImpl(std::shared_ptr<const Settings> settings, scaling::GlobalLoadBalancer& balancer)
+      : shared_(settings->options, balancer), settings_(std::move(settings)) {}
   ~ProxyServerImpl() override { Stop(); }
   ProxyServerImpl(const ProxyServerImpl&) = delete;
   ProxyServerImpl& operator=(const ProxyServerImpl&) = delete;
 
   [[nodiscard]] Status Listen() {
-    const ProxyOptions& options = shared_.options;
+    const ProxyOptions& options = settings_->options;
     std::size_t threads = options.threads;
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     counters_.reserve(threads);
     workers_.reserve(threads);
     for (std::size_t i = 0; i < threads; ++i) {
       counters_.push_back(std::make_unique<WorkerCounters>());
-      workers_.push_back(std::make_unique<Worker>(shared_, *counters_.back()));
+      workers_.push_back(std::make_unique<Worker>(shared_, settings_, *counters_.back()));
     }
     for (std::size_t l = 0; l < options.listeners.size(); ++l) {
       const ListenerOptions& listener = options.listeners[l];
-      net::TlsServerContext* tls = shared_.listener_tls[l].get();
       error_code ec;
       const asio::ip::address address = asio::ip::make_address(listener.host, ec);
       if (ec) {
@@ -2002,7 +2179,7 @@ class ProxyServerImpl final : public ProxyServer {
       std::uint16_t port = listener.port;
       for (auto& worker : workers_) {
         const std::string where = listener.name + " " + listener.host + ":" + std::to_string(port);
-        auto bound = worker->Listen(tcp::endpoint(address, port), where, tls);
+        auto bound = worker->Listen(tcp::endpoint(address, port), where, l);
         if (!bound) return std::unexpected(bound.error());
         port = *bound;  // port 0: the first worker picked one; the others join it
       }
@@ -2017,6 +2194,51 @@ class ProxyServerImpl final : public ProxyServer {
 
   [[nodiscard]] std::uint16_t port(std::size_t listener_index) const override {
     return listener_index < ports_.size() ? ports_[listener_index] : 0;
+  }
+
+  Status Reconfigure(ProxyOptions options) override {
+    std::lock_guard lock(stop_mu_);
+    if (stopped_) return MakeError(ErrorCode::kFailedPrecondition, "the proxy has stopped");
+    const std::vector<ListenerOptions>& running = settings_->options.listeners;
+    if (options.listeners.size() != running.size()) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       fmt::format("the proxy has {} listeners and cannot add or remove any "
+                                   "without a restart ({} given)",
+                                   running.size(), options.listeners.size()));
+    }
+    // What a running proxy cannot change: kept as started.
+    options.threads = settings_->options.threads;
+    options.max_idle_upstream_per_backend = settings_->options.max_idle_upstream_per_backend;
+    options.cache_store = settings_->options.cache_store;
+    options.cache = settings_->options.cache;
+    for (std::size_t l = 0; l < running.size(); ++l) {
+      options.listeners[l].host = running[l].host;
+      options.listeners[l].port = running[l].port;
+    }
+    auto settings = BuildSettings(std::move(options));
+    if (!settings) return std::unexpected(settings.error());
+    settings_ = *settings;
+    std::vector<std::future<void>> applied;
+    for (auto& worker : workers_) applied.push_back(worker->Apply(settings_));
+    for (auto& done : applied) done.wait();  // workers never block, so this is short
+    return {};
+  }
+
+  std::uint64_t Drain(std::chrono::milliseconds timeout) override {
+    {
+      std::lock_guard lock(stop_mu_);
+      if (stopped_) return 0;
+      for (auto& worker : workers_) worker->BeginDrain();
+    }
+    // Real time: draining is about real clients, not the daemon's (possibly injected) clock.
+    const auto deadline = SteadyClock::now() + timeout;
+    std::uint64_t open = stats().connections_active;
+    while (open > 0 && SteadyClock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      open = stats().connections_active;
+    }
+    Stop();
+    return open;
   }
 
   void Stop() override {
@@ -2072,6 +2294,7 @@ class ProxyServerImpl final : public ProxyServer {
 
  private:
   Shared shared_;
+  std::shared_ptr<const Settings> settings_;  // the latest; guarded by stop_mu_ after Start
   std::vector<std::unique_ptr<WorkerCounters>> counters_;  // outlive the workers
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::uint16_t> ports_;
@@ -2085,40 +2308,11 @@ ProxyServer::~ProxyServer() = default;
 
 Result<std::unique_ptr<ProxyServer>> ProxyServer::Start(ProxyOptions options,
                                                         scaling::GlobalLoadBalancer& balancer) {
-  if (options.listeners.empty()) return InvalidArgument("proxy needs at least one listener");
-  if (options.max_header_bytes == 0 || options.max_header_count == 0) {
-    return InvalidArgument("proxy header limits must be positive");
-  }
-  auto trusted = TrustedProxies::Parse(options.trusted_proxies);
-  if (!trusted) return std::unexpected(trusted.error());
   // TLS files are loaded once here; a bad one fails the start with the file named.
-  std::vector<std::shared_ptr<net::TlsServerContext>> listener_tls;
-  for (const ListenerOptions& listener : options.listeners) {
-    if (!listener.tls) {
-      listener_tls.push_back(nullptr);
-      continue;
-    }
-    auto context = net::TlsServerContext::Create(*listener.tls);
-    if (!context) {
-      return MakeError(context.error().code(),
-                       "listener '" + listener.name + "': " + context.error().message());
-    }
-    listener_tls.push_back(std::move(*context));
-  }
-  std::unordered_map<std::string, std::shared_ptr<net::TlsClientContext>> backend_tls;
-  for (const auto& [id, tls] : options.backend_tls) {
-    if (!tls.enabled) continue;
-    auto context = net::TlsClientContext::Create(tls);
-    if (!context) {
-      return MakeError(context.error().code(),
-                       "backend '" + id + "': " + context.error().message());
-    }
-    backend_tls.emplace(id, std::move(*context));
-  }
+  auto settings = BuildSettings(std::move(options));
+  if (!settings) return std::unexpected(settings.error());
   try {
-    auto server =
-        std::make_unique<ProxyServerImpl>(std::move(options), std::move(*trusted), balancer,
-                                          std::move(listener_tls), std::move(backend_tls));
+    auto server = std::make_unique<ProxyServerImpl>(std::move(*settings), balancer);
     if (Status listening = server->Listen(); !listening) {
       return std::unexpected(listening.error());
     }

@@ -30,6 +30,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "proxy/access_log.hpp"
 #include "proxy/edge_cache.hpp"
 #include "streamgate/cdn/object_store.hpp"
 #include "streamgate/common/error.hpp"
@@ -68,6 +69,8 @@ struct ProxyOptions {
   // handshakes within connect_timeout; a failed handshake or verification is a connect failure
   // (retried on another backend). Pooled TLS connections are reused like plain ones.
   std::unordered_map<std::string, net::TlsClientOptions> backend_tls;
+  // One line per request (proxy/access_log.hpp); null: no access log.
+  std::shared_ptr<AccessLog> access_log;
 };
 
 // Counters since Start (gauges say so). Summed over threads when read.
@@ -131,6 +134,18 @@ class ProxyServer {
 
   // The bound port of listener `listener_index` (0 when out of range).
   [[nodiscard]] virtual std::uint16_t port(std::size_t listener_index = 0) const = 0;
+  // Applies new settings to every request that starts after it returns: timeouts, header limits,
+  // retries, trusted proxies, the TLS certificates and settings of listeners and backends.
+  // Open connections stay open (a TLS connection keeps the certificate it was made with); idle
+  // upstream connections are closed. The listeners are the running ones, by index: their
+  // number must not change, and their addresses are not re-bound. Not changed either: threads,
+  // the cache store and cache options, max_idle_upstream_per_backend. Errors (a TLS file that
+  // cannot be loaded, a bad trusted proxy, another number of listeners) change nothing.
+  [[nodiscard]] virtual Status Reconfigure(ProxyOptions options) = 0;
+  // Graceful stop: stops accepting, closes idle keep-alive connections, lets the requests in
+  // flight finish (their responses say Connection: close) for up to `timeout`, then Stop().
+  // Returns the number of client connections still open at the deadline, which Stop cut.
+  virtual std::uint64_t Drain(std::chrono::milliseconds timeout) = 0;
   // Stops accepting, closes every client and upstream connection and joins the threads.
   // Idempotent; the destructor calls it.
   virtual void Stop() = 0;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `streamgate serve` answers on its admin port, survives SIGHUP and exits 0 on SIGTERM; `origin`
-# likewise exits 0 on SIGTERM.
+# `streamgate serve` answers on its admin port, reloads on SIGHUP (refusing a broken file) and
+# exits 0 on SIGTERM; `origin` likewise exits 0 on SIGTERM.
 set -euo pipefail
 bin="$1"
 dir=$(mktemp -d)
@@ -33,10 +33,23 @@ done
 curl -sf "http://127.0.0.1:$admin_port/api/v1/regions/only" | grep -q '"health_status":"healthy"'
 curl -sf "http://127.0.0.1:$origin_port/id" | grep -qx only
 
-# SIGHUP (a reload request) must not stop it: reloading is not implemented, so it is ignored.
+# SIGHUP reloads the file: a region added to it appears, and the daemon keeps running.
+cat >>"$dir/c.yaml" <<YAML
+  - { id: second, endpoint: "http://127.0.0.1:$origin_port" }
+YAML
+kill -HUP "$serve_pid"
+for _ in $(seq 50); do
+  curl -sf "http://127.0.0.1:$admin_port/api/v1/regions/second" >/dev/null && break
+  sleep 0.1
+done
+curl -sf "http://127.0.0.1:$admin_port/api/v1/regions/second" >/dev/null ||
+  { echo "SIGHUP did not reload the config (region 'second' missing)" >&2; exit 1; }
+# A broken file is refused on SIGHUP and the daemon keeps serving the running config.
+echo "regions: [ unclosed" >>"$dir/c.yaml"
 kill -HUP "$serve_pid"
 sleep 0.3
-curl -sf "http://127.0.0.1:$admin_port/healthz" >/dev/null || { echo "serve died on SIGHUP" >&2; exit 1; }
+curl -sf "http://127.0.0.1:$admin_port/api/v1/regions/second" >/dev/null ||
+  { echo "serve died or lost its config on a bad SIGHUP reload" >&2; exit 1; }
 
 kill -TERM "$serve_pid"
 wait "$serve_pid"  # set -e: a non-zero exit fails the test

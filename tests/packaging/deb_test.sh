@@ -76,7 +76,8 @@ done
 unit_value() { sed -n "s/^$1=//p" "$unit" | head -n 1; }
 [[ "$(unit_value Type)" == simple ]] || fail "unit: Type is not simple"
 [[ "$(unit_value User)" == streamgate ]] || fail "unit: User is not streamgate"
-[[ -z "$(unit_value ExecReload)" ]] || fail "unit: ExecReload set, but the daemon cannot reload yet"
+[[ "$(unit_value ExecReload)" == '/bin/kill -HUP $MAINPID' ]] ||
+  fail "unit: ExecReload should send SIGHUP (the daemon reloads on it)"
 [[ "$(unit_value Restart)" == on-failure ]] || fail "unit: Restart is not on-failure"
 [[ "$(unit_value StateDirectory)" == streamgate ]] || fail "unit: StateDirectory is not streamgate"
 [[ "$(unit_value AmbientCapabilities)" == *CAP_NET_BIND_SERVICE* ]] ||
