@@ -312,6 +312,9 @@ void Assign(const std::optional<U>& parsed, T& target) {
 
 // ---- admin ----------------------------------------------------------------------------------
 
+// Defined with the listeners; `admin.tls` has the same shape as a listener's `tls`.
+void ParseServerTls(Parser& p, const Value& v, std::optional<ListenerTlsConfig>& out);
+
 constexpr Field<AdminConfig> kAdminFields[] = {
     {"listen",
      [](Parser& p, const Value& v, AdminConfig& out) {
@@ -337,6 +340,7 @@ constexpr Field<AdminConfig> kAdminFields[] = {
      }},
     {"protect_reads",
      [](Parser& p, const Value& v, AdminConfig& out) { Assign(p.Bool(v), out.protect_reads); }},
+    {"tls", [](Parser& p, const Value& v, AdminConfig& out) { ParseServerTls(p, v, out.tls); }},
 };
 
 void ParseAdmin(Parser& parser, const Value& value, Config& config) {
@@ -618,6 +622,8 @@ constexpr Field<CertificateEntry> kCertificateFields[] = {
      [](Parser& p, const Value& v, CertificateEntry& out) { ParsePath(p, v, out.files.cert); }},
     {"key",
      [](Parser& p, const Value& v, CertificateEntry& out) { ParsePath(p, v, out.files.key); }},
+    {"ocsp_staple", [](Parser& p, const Value& v,
+                       CertificateEntry& out) { ParsePath(p, v, out.files.ocsp_staple); }},
 };
 
 constexpr Field<ListenerTlsConfig> kListenerTlsFields[] = {
@@ -668,6 +674,10 @@ constexpr Field<ListenerTlsConfig> kListenerTlsFields[] = {
      [](Parser& p, const Value& v, ListenerTlsConfig& out) {
        Assign(p.WholeSeconds(v, /*allow_zero=*/false), out.options.session_lifetime);
      }},
+    {"session_ticket_rotation",
+     [](Parser& p, const Value& v, ListenerTlsConfig& out) {
+       Assign(p.WholeSeconds(v, /*allow_zero=*/false), out.options.session_ticket_rotation);
+     }},
     {"client_ca",
      [](Parser& p, const Value& v, ListenerTlsConfig& out) {
        ParsePath(p, v, out.options.client_ca_file);
@@ -675,14 +685,31 @@ constexpr Field<ListenerTlsConfig> kListenerTlsFields[] = {
      }},
 };
 
-void ParseListenerTls(Parser& p, const Value& v, ListenerConfig& out) {
-  ListenerTlsConfig& tls = out.tls.emplace();
+// A server-side `tls:` section: a listener's or the admin listener's.
+void ParseServerTls(Parser& p, const Value& v, std::optional<ListenerTlsConfig>& out) {
+  ListenerTlsConfig& tls = out.emplace();
   tls.line = v.key_line > 0 ? v.key_line : v.line;
   const std::map<std::string, int> keys =
       p.ParseFields<ListenerTlsConfig>(v, kListenerTlsFields, tls);
-  if (v.node.IsMap() && !keys.contains("certificates")) {
+  if ((v.node.IsMap() && !keys.contains("certificates")) || v.node.IsNull()) {
     p.Report(v, "missing required key 'certificates'");
   }
+  // The ring keeps the newest ticket key and the kKeys - 1 before it; a longer lifetime would
+  // promise resumptions the ring cannot honour.
+  const auto reach =
+      tls.options.session_ticket_rotation * static_cast<int>(net::kSessionTicketKeysKept - 1);
+  if (tls.options.session_lifetime > reach) {
+    p.Report(keys.contains("session_lifetime") ? keys.at("session_lifetime") : tls.line,
+             fmt::format("{}: session_lifetime ({}s) is longer than the {} session-ticket "
+                         "rotations ({}s) a ticket key is kept for; raise "
+                         "session_ticket_rotation or lower session_lifetime",
+                         v.path, tls.options.session_lifetime.count(),
+                         net::kSessionTicketKeysKept - 1, reach.count()));
+  }
+}
+
+void ParseListenerTls(Parser& p, const Value& v, ListenerConfig& out) {
+  ParseServerTls(p, v, out.tls);
 }
 
 constexpr Field<ListenerConfig> kListenerFields[] = {
@@ -1548,15 +1575,18 @@ std::expected<Config, std::vector<ConfigIssue>> LoadConfigFile(const std::filesy
     resolve(config->data_dir, true);
     if (config->log.access_log != "stdout") resolve(config->log.access_log, true);
     resolve(config->load_balancer.geoip_database, false);
-    // TLS files of listeners and backends.
-    for (ListenerConfig& listener : config->listeners) {
-      if (!listener.tls) continue;
-      for (net::TlsCertificateFiles& files : listener.tls->options.certificates) {
+    // TLS files of listeners, the admin listener and backends.
+    auto resolve_server_tls = [&resolve](std::optional<ListenerTlsConfig>& tls) {
+      if (!tls) return;
+      for (net::TlsCertificateFiles& files : tls->options.certificates) {
         resolve(files.cert, false);
         resolve(files.key, false);
+        resolve(files.ocsp_staple, false);
       }
-      resolve(listener.tls->options.client_ca_file, false);
-    }
+      resolve(tls->options.client_ca_file, false);
+    };
+    for (ListenerConfig& listener : config->listeners) resolve_server_tls(listener.tls);
+    resolve_server_tls(config->admin.tls);
     for (BackendConfig& backend : config->backends) {
       if (!backend.tls) continue;
       resolve(backend.tls->options.ca_file, false);

@@ -44,6 +44,18 @@ struct ListenAddress {
   friend bool operator==(const ListenAddress&, const ListenAddress&) = default;
 };
 
+// A listener's (or the admin listener's) `tls:` section (HTTPS): `{certificates: [{cert, key,
+// ocsp_staple}], min_version: "1.2", ciphers, alpn: [http/1.1], session_lifetime: 1h,
+// session_ticket_rotation: 12h, client_ca}`. session_lifetime may not exceed two rotations (the
+// ticket keys kept). Relative paths are resolved against the config file by LoadConfigFile.
+// Lines point check-config's file checks at the keys.
+struct ListenerTlsConfig {
+  net::TlsServerOptions options;
+  int line = 0;                        // where `tls:` is
+  std::vector<int> certificate_lines;  // per certificate entry
+  int client_ca_line = 0;
+};
+
 // The admin listener. A token guards every state-changing call (and reads too with
 // protect_reads); without `token` or `token_file` the daemon takes STREAMGATE_ADMIN_TOKEN. A
 // listener on a non-loopback address refuses to start without a token.
@@ -53,6 +65,8 @@ struct AdminConfig {
   std::string token_file;  // first line is the token; relative to the config file
   bool protect_reads = false;
   int line = 0;  // where `admin:` is (0: absent)
+  // `tls:` (same shape as a listener's): serve the admin API over HTTPS. Absent: plain HTTP.
+  std::optional<ListenerTlsConfig> tls{};
 };
 
 struct RegionConfig {
@@ -70,16 +84,6 @@ struct RegionConfig {
   std::optional<double> latitude;
   std::optional<double> longitude;
   int line = 0;  // where the region's entry starts, for later diagnostics
-};
-
-// A listener's `tls:` section (HTTPS): `{certificates: [{cert, key}], min_version: "1.2",
-// ciphers, alpn: [http/1.1], session_lifetime: 1h, client_ca}`. Relative paths are resolved
-// against the config file by LoadConfigFile. Lines point check-config's file checks at the keys.
-struct ListenerTlsConfig {
-  net::TlsServerOptions options;
-  int line = 0;                        // where `tls:` is
-  std::vector<int> certificate_lines;  // per certificate entry
-  int client_ca_line = 0;
 };
 
 // A proxy listener: `- {name: public, listen: 0.0.0.0:8080}`.

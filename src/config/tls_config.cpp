@@ -43,6 +43,34 @@ void CheckPair(const Config& config, const net::TlsCertificateFiles& files, int 
                                   JoinNames(report->names), Date(report->not_after)));
 }
 
+// An OCSP staple: an issue when unusable (not a successful response for the certificate) or
+// when it says the certificate is revoked; a note with its dates, flagged when out of date.
+void CheckStaple(const Config& config, const net::TlsCertificateFiles& files, int line,
+                 const std::string& owner, WallTime now, TlsFileCheck& out) {
+  if (files.ocsp_staple.empty()) return;
+  auto report = net::InspectOcspStaple(files.ocsp_staple, files.cert, now);
+  if (!report) {
+    out.issues.push_back({config.source_file, line, owner + ": " + report.error().message()});
+    return;
+  }
+  if (report->cert_status == "revoked") {
+    out.issues.push_back({config.source_file, line,
+                          fmt::format("{}: OCSP staple {} says certificate {} is revoked", owner,
+                                      files.ocsp_staple, files.cert)});
+    return;
+  }
+  if (report->stale) {
+    out.notes.push_back(fmt::format(
+        "{}: OCSP staple {}: its nextUpdate ({}) has passed; clients may ignore it until the "
+        "file is refreshed and the config reloaded",
+        owner, files.ocsp_staple, Date(*report->next_update)));
+    return;
+  }
+  out.notes.push_back(fmt::format("{}: OCSP staple {}: {}, next update {}", owner,
+                                  files.ocsp_staple, report->cert_status,
+                                  report->next_update ? Date(*report->next_update) : "not given"));
+}
+
 void CheckCa(const Config& config, const std::string& path, int line, const std::string& owner,
              TlsFileCheck& out) {
   if (path.empty()) return;
@@ -51,20 +79,25 @@ void CheckCa(const Config& config, const std::string& path, int line, const std:
   }
 }
 
+void CheckServerTls(const Config& config, const ListenerTlsConfig& tls, const std::string& owner,
+                    WallTime now, TlsFileCheck& out) {
+  for (std::size_t i = 0; i < tls.options.certificates.size(); ++i) {
+    const int line = i < tls.certificate_lines.size() ? tls.certificate_lines[i] : tls.line;
+    CheckPair(config, tls.options.certificates[i], line, owner, now, out);
+    CheckStaple(config, tls.options.certificates[i], line, owner, now, out);
+  }
+  CheckCa(config, tls.options.client_ca_file, tls.client_ca_line, owner, out);
+}
+
 }  // namespace
 
 TlsFileCheck CheckTlsFiles(const Config& config, WallTime now) {
   TlsFileCheck out;
   for (const ListenerConfig& listener : config.listeners) {
     if (!listener.tls) continue;
-    const ListenerTlsConfig& tls = *listener.tls;
-    const std::string owner = fmt::format("listener '{}'", listener.name);
-    for (std::size_t i = 0; i < tls.options.certificates.size(); ++i) {
-      const int line = i < tls.certificate_lines.size() ? tls.certificate_lines[i] : tls.line;
-      CheckPair(config, tls.options.certificates[i], line, owner, now, out);
-    }
-    CheckCa(config, tls.options.client_ca_file, tls.client_ca_line, owner, out);
+    CheckServerTls(config, *listener.tls, fmt::format("listener '{}'", listener.name), now, out);
   }
+  if (config.admin.tls) CheckServerTls(config, *config.admin.tls, "admin", now, out);
   for (const BackendConfig& backend : config.backends) {
     if (!backend.tls || !backend.tls->options.enabled) continue;
     const BackendTlsConfig& tls = *backend.tls;

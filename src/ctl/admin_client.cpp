@@ -48,6 +48,13 @@ Result<AdminResponse> AdminClient::Call(std::string_view method, std::string_vie
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &AppendBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+  char curl_error[CURL_ERROR_SIZE] = {};
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
+  if (!tls_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, tls_.ca_file.c_str());
+  if (tls_.insecure) {
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
   if (verb == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   curl_slist* headers = nullptr;
   const std::string authorization = "Authorization: Bearer " + token_;
@@ -65,10 +72,14 @@ Result<AdminResponse> AdminClient::Call(std::string_view method, std::string_vie
   curl_slist_free_all(headers);
   if (code != CURLE_OK) {
     const ErrorCode kind = code == CURLE_OPERATION_TIMEDOUT ? ErrorCode::kTimeout
-                           : code == CURLE_URL_MALFORMAT || code == CURLE_UNSUPPORTED_PROTOCOL
+                           : code == CURLE_URL_MALFORMAT || code == CURLE_UNSUPPORTED_PROTOCOL ||
+                                   code == CURLE_SSL_CACERT_BADFILE
                                ? ErrorCode::kInvalidArgument
-                               : ErrorCode::kUnavailable;
-    return MakeError(kind, fmt::format("{} {}: {}", verb, url, curl_easy_strerror(code)));
+                           : code == CURLE_PEER_FAILED_VERIFICATION ? ErrorCode::kFailedPrecondition
+                                                                    : ErrorCode::kUnavailable;
+    // libcurl's error buffer says more than its code ("unable to get local issuer certificate").
+    const std::string detail = curl_error[0] != '\0' ? curl_error : curl_easy_strerror(code);
+    return MakeError(kind, fmt::format("{} {}: {}", verb, url, detail));
   }
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);

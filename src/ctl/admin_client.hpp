@@ -11,6 +11,12 @@
 
 namespace streamgate::ctl {
 
+// For an https:// admin URL: whom to trust. Default: the system's CA store, verified.
+struct AdminTlsOptions {
+  std::string ca_file;    // PEM CA(s) that signed the admin certificate (--cacert)
+  bool insecure = false;  // skip verification of the chain and the name (--insecure)
+};
+
 struct AdminResponse {
   int status = 0;
   std::string content_type;
@@ -26,8 +32,12 @@ class AdminClient {
   AdminClient(const AdminClient&) = delete;
   AdminClient& operator=(const AdminClient&) = delete;
 
+  void set_tls(AdminTlsOptions tls) { tls_ = std::move(tls); }
+
   // `path` starts with '/'; `json_body` is sent with Content-Type: application/json when
-  // non-empty. kUnavailable when the daemon cannot be reached, kTimeout when it does not answer.
+  // non-empty. kUnavailable when the daemon cannot be reached, kTimeout when it does not answer,
+  // kFailedPrecondition when its TLS certificate is not trusted, kInvalidArgument for a bad URL
+  // or an unreadable CA file.
   [[nodiscard]] Result<AdminResponse> Call(std::string_view method, std::string_view path,
                                            std::string_view json_body = {});
 
@@ -37,6 +47,7 @@ class AdminClient {
   std::string base_url_;
   std::string token_;
   std::chrono::milliseconds timeout_;
+  AdminTlsOptions tls_;
   void* curl_ = nullptr;  // CURL*, reused so keep-alive holds between calls
 };
 

@@ -15,6 +15,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <ctime>
 #include <exception>
 #include <mutex>
@@ -22,11 +23,13 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "net/io_loop.hpp"
+#include "net/tls_context.hpp"
 
 namespace streamgate::net {
 namespace {
@@ -42,6 +45,8 @@ using boost::system::error_code;
 constexpr std::chrono::seconds kLingerTimeout{1};
 constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
 constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
+// How long a TLS connection waits for the peer's close_notify after sending its own.
+constexpr std::chrono::seconds kTlsShutdownTimeout{1};
 
 [[nodiscard]] bool IsSafeHeaderText(std::string_view text) {
   return text.find_first_of("\r\n") == std::string_view::npos;
@@ -63,18 +68,34 @@ constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
   return response;
 }
 
-class Session;
+// What Stop() needs of a connection, whatever its stream.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  // Runs on the session's strand, or from Stop() once no server thread runs.
+  virtual void CloseNow() = 0;
+};
 
 // State shared by the acceptor and every connection; outlives all sessions (see ServerImpl).
 struct ServerShared {
   HttpServerOptions options;
   HttpHandler handler;
 
+  // HTTPS: the context new connections are made from (null: plain HTTP). ReloadTls swaps it;
+  // each connection holds the one it started with.
+  std::mutex tls_mu;
+  std::shared_ptr<TlsServerContext> tls;
+
   std::mutex sessions_mu;
-  std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions;
+  std::unordered_map<std::uint64_t, std::weak_ptr<SessionBase>> sessions;
   std::uint64_t next_session_id = 0;
 
-  std::uint64_t Register(const std::shared_ptr<Session>& session) {
+  std::shared_ptr<TlsServerContext> CurrentTls() {
+    std::lock_guard lock(tls_mu);
+    return tls;
+  }
+
+  std::uint64_t Register(const std::shared_ptr<SessionBase>& session) {
     std::lock_guard lock(sessions_mu);
     const std::uint64_t id = next_session_id++;
     sessions.emplace(id, session);
@@ -86,45 +107,92 @@ struct ServerShared {
   }
 };
 
-// One connection. All its handlers run on the socket's strand, so its members need no lock.
-class Session : public std::enable_shared_from_this<Session> {
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection, over plain TCP or TLS. All its handlers run on the socket's strand, so its
+// members need no lock.
+template <typename Stream>
+class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
-  Session(tcp::socket socket, ServerShared& shared)
-      : stream_(std::move(socket)), shared_(shared), delay_timer_(stream_.get_executor()) {
+  // `tls`: the context of a TLS connection (kept alive as long as the connection); else null.
+  Session(tcp::socket socket, ServerShared& shared, std::shared_ptr<TlsServerContext> tls)
+      : tls_(std::move(tls)),
+        stream_(MakeStream(std::move(socket), tls_.get())),
+        shared_(shared),
+        delay_timer_(stream_.get_executor()) {
     error_code ec;
-    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    const tcp::endpoint peer = Tcp().socket().remote_endpoint(ec);
     if (!ec) remote_address_ = peer.address().to_string();
   }
-  ~Session() {
+  ~Session() override {
     if (id_.has_value()) shared_.Unregister(*id_);
   }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
   void Start() {
-    id_ = shared_.Register(shared_from_this());
+    id_ = shared_.Register(this->shared_from_this());
     // Begin on the connection's strand like every later step, not on the acceptor's thread.
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadRequest(); });
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->Handshake();
+      } else {
+        self->ReadRequest();
+      }
+    });
   }
 
-  // Runs on the session's strand, or from Stop() once no server thread runs.
-  void CloseNow() {
+  void CloseNow() override {
     error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();  // also cancels the stream's expiry timer
+    Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Tcp().close();  // also cancels the stream's expiry timer
   }
 
  private:
+  static Stream MakeStream(tcp::socket socket, TlsServerContext* tls) {
+    if constexpr (kTls) {
+      return Stream(beast::tcp_stream(std::move(socket)), tls->context());
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+
+  // TLS only: a failed or too slow handshake just closes the connection.
+  void Handshake() {
+    if constexpr (kTls) {
+      Tcp().expires_after(shared_.options.idle_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](error_code ec) {
+                                if (ec) return self->CloseNow();
+                                self->ReadRequest();
+                              });
+    }
+  }
+
+  // TLS only: close_notify, then wait briefly for the peer's (clients otherwise see a
+  // truncated stream and drop their session).
+  void ShutdownTls() {
+    if constexpr (kTls) {
+      Tcp().expires_after(kTlsShutdownTimeout);
+      stream_.async_shutdown([self = this->shared_from_this()](error_code) { self->CloseNow(); });
+    }
+  }
+
   void ReadRequest() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(shared_.options.max_header_bytes, UINT32_MAX)));
     parser_->body_limit(static_cast<std::uint64_t>(shared_.options.max_body_bytes));
-    stream_.expires_after(shared_.options.idle_timeout);
+    Tcp().expires_after(shared_.options.idle_timeout);
     // Header first, so that a client waiting on `Expect: 100-continue` can be told to go on.
     http::async_read_header(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](error_code ec, std::size_t) { self->OnHeader(ec); });
+        [self = this->shared_from_this()](error_code ec, std::size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(error_code ec) {
@@ -133,7 +201,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (beast::iequals(expect, "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
-                        [self = shared_from_this()](error_code write_ec, std::size_t) {
+                        [self = this->shared_from_this()](error_code write_ec, std::size_t) {
                           if (write_ec) return self->CloseNow();
                           self->ReadBody();
                         });
@@ -143,8 +211,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](error_code ec, std::size_t) { self->OnRead(ec); });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](error_code ec, std::size_t) { self->OnRead(ec); });
   }
 
   void OnRead(error_code ec) {
@@ -233,7 +302,7 @@ class Session : public std::enable_shared_from_this<Session> {
     linger_after_write_ = linger;
     if (response.delay > std::chrono::milliseconds::zero()) {
       delay_timer_.expires_after(response.delay);
-      delay_timer_.async_wait([self = shared_from_this()](error_code ec) {
+      delay_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
         if (ec) return;  // cancelled: the server is stopping
         self->Write();
       });
@@ -243,10 +312,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write() {
-    stream_.expires_after(shared_.options.idle_timeout);
-    http::async_write(stream_, response_, [self = shared_from_this()](error_code ec, std::size_t) {
-      self->OnWrite(ec);
-    });
+    Tcp().expires_after(shared_.options.idle_timeout);
+    http::async_write(
+        stream_, response_,
+        [self = this->shared_from_this()](error_code ec, std::size_t) { self->OnWrite(ec); });
   }
 
   void OnWrite(error_code ec) {
@@ -254,11 +323,13 @@ class Session : public std::enable_shared_from_this<Session> {
       CloseNow();
       return;
     }
-    if (linger_after_write_) {
+    if (kTls && (linger_after_write_ || close_after_write_)) {
+      ShutdownTls();
+    } else if (linger_after_write_) {
       LingerClose();
     } else if (close_after_write_) {
       error_code ignored;
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      Tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
       CloseNow();
     } else {
       ReadRequest();
@@ -267,14 +338,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void LingerClose() {
     error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(kLingerTimeout);
+    Tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    Tcp().expires_after(kLingerTimeout);
     Drain();
   }
 
   void Drain() {
     stream_.async_read_some(asio::buffer(drain_buffer_),
-                            [self = shared_from_this()](error_code ec, std::size_t n) {
+                            [self = this->shared_from_this()](error_code ec, std::size_t n) {
                               self->drained_ += n;
                               if (ec || self->drained_ > kLingerMaxBytes) {
                                 self->CloseNow();
@@ -284,7 +355,8 @@ class Session : public std::enable_shared_from_this<Session> {
                             });
   }
 
-  beast::tcp_stream stream_;
+  std::shared_ptr<TlsServerContext> tls_;  // before stream_, which is made from it
+  Stream stream_;
   ServerShared& shared_;
   std::optional<std::uint64_t> id_;
   std::string remote_address_;
@@ -300,13 +372,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
 class ServerImpl final : public HttpServer {
  public:
-  ServerImpl(HttpServerOptions options, HttpHandler handler)
+  ServerImpl(HttpServerOptions options, HttpHandler handler, std::shared_ptr<TlsServerContext> tls)
       : ioc_(static_cast<int>(std::max<std::size_t>(options.threads, 1))),
         work_(asio::make_work_guard(ioc_)),
         acceptor_(ioc_),
         accept_retry_timer_(ioc_) {
     shared_.options = std::move(options);
     shared_.handler = std::move(handler);
+    shared_.tls = std::move(tls);
   }
   ~ServerImpl() override { Stop(); }
   ServerImpl(const ServerImpl&) = delete;
@@ -362,6 +435,19 @@ class ServerImpl final : public HttpServer {
 
   [[nodiscard]] std::uint16_t port() const override { return port_; }
 
+  [[nodiscard]] Status ReloadTls(const TlsServerOptions& options) override {
+    const std::shared_ptr<TlsServerContext> current = shared_.CurrentTls();
+    if (!current) {
+      return FailedPrecondition("this server was started without TLS; a reload cannot add it");
+    }
+    // Same ticket ring: clients resume their sessions across the reload.
+    auto next = TlsServerContext::Create(options, current->ticket_keys());
+    if (!next) return std::unexpected(next.error());
+    std::lock_guard lock(shared_.tls_mu);
+    shared_.tls = std::move(*next);
+    return {};
+  }
+
   void Stop() override {
     std::lock_guard lock(stop_mu_);
     if (stopped_) return;
@@ -373,7 +459,7 @@ class ServerImpl final : public HttpServer {
     // No server thread runs from here on, so closing sockets directly cannot race a handler.
     error_code ignored;
     acceptor_.close(ignored);
-    std::vector<std::shared_ptr<Session>> live;
+    std::vector<std::shared_ptr<SessionBase>> live;
     {
       std::lock_guard sessions_lock(shared_.sessions_mu);
       live.reserve(shared_.sessions.size());
@@ -399,7 +485,11 @@ class ServerImpl final : public HttpServer {
       }
       error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<Session>(std::move(socket), shared_)->Start();
+      if (std::shared_ptr<TlsServerContext> tls = shared_.CurrentTls()) {
+        std::make_shared<Session<TlsStream>>(std::move(socket), shared_, std::move(tls))->Start();
+      } else {
+        std::make_shared<Session<PlainStream>>(std::move(socket), shared_, nullptr)->Start();
+      }
       Accept();
     });
   }
@@ -422,8 +512,15 @@ class ServerImpl final : public HttpServer {
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
                                                       HttpHandler handler) {
   if (!handler) return InvalidArgument("http server needs a handler");
+  std::shared_ptr<TlsServerContext> tls;
+  if (options.tls) {
+    auto context = TlsServerContext::Create(*options.tls);
+    if (!context) return std::unexpected(context.error());
+    tls = std::move(*context);
+  }
   try {
-    auto server = std::make_unique<ServerImpl>(std::move(options), std::move(handler));
+    auto server =
+        std::make_unique<ServerImpl>(std::move(options), std::move(handler), std::move(tls));
     if (Status listening = server->Listen(); !listening) {
       return std::unexpected(listening.error());
     }

@@ -1,5 +1,6 @@
 // A small HTTP/1.1 server (Boost.Beast) for the admin API and the demo origin: keep-alive,
-// bounded header and body sizes, malformed requests answered with 400, never a crash.
+// bounded header and body sizes, malformed requests answered with 400, never a crash. HTTPS
+// when given TLS settings (the admin listener's `admin.tls`).
 #pragma once
 
 #include <chrono>
@@ -7,10 +8,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "net/http_types.hpp"
 #include "streamgate/common/error.hpp"
+#include "streamgate/net/tls.hpp"
 
 namespace streamgate::net {
 
@@ -25,6 +28,9 @@ struct HttpServerOptions {
   std::size_t max_body_bytes = 1024 * 1024;
   std::chrono::milliseconds idle_timeout{60'000};
   std::string server_name = "streamgate";
+  // Set: serve HTTPS only (certificates read at Start; a failed handshake just closes the
+  // connection). Session tickets use a ring of its own on the real clock, kept across ReloadTls.
+  std::optional<TlsServerOptions> tls = std::nullopt;
 };
 
 class HttpServer {
@@ -35,6 +41,10 @@ class HttpServer {
   virtual ~HttpServer() = default;
 
   [[nodiscard]] virtual std::uint16_t port() const = 0;
+  // HTTPS servers: reads `options`' files into a new context (same session-ticket ring) that
+  // new connections use from now on; open connections keep theirs. On error (named file) the
+  // old context stays. A server started without TLS: kFailedPrecondition.
+  [[nodiscard]] virtual Status ReloadTls(const TlsServerOptions& options) = 0;
   // Closes the listener and every open connection, and joins the threads. Idempotent.
   virtual void Stop() = 0;
 };

@@ -259,7 +259,7 @@ TEST(ConfigErrorTest, UnknownKeys) {
               })),
               ElementsAre(Issue(3,
                                 "unknown key 'lisen' in admin (expected one of: listen, token, "
-                                "token_file, protect_reads)"),
+                                "token_file, protect_reads, tls)"),
                           Issue(5, "unknown key 'x' in health_check (expected one of: interval,"),
                           Issue(9, "unknown key 'weight' in regions[0]"),
                           Issue(10,

@@ -2,6 +2,7 @@
 #include "config/tls_config.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/ocsp.h>
 
 #include <chrono>
 #include <filesystem>
@@ -141,6 +142,117 @@ backends:
   EXPECT_NE(check.issues[2].message.find("nowhere.pem"), std::string::npos);
   EXPECT_EQ(check.issues[3].line, 13);
   EXPECT_NE(check.issues[3].message.find("backend 'b1'"), std::string::npos);
+}
+
+TEST_F(TlsConfigTest, ParsesAdminTlsStaplesAndTicketRotation) {
+  const net::TlsCertificateFiles a = pki_->Leaf("a", {"a.test"});
+  (void)pki_->OcspStaple(a, "a-ocsp");
+  (void)pki_->Leaf("admin", {"admin.test", "IP:127.0.0.1"});
+  auto config = Load(R"(admin:
+  listen: 127.0.0.1:0
+  tls:
+    certificates:
+      - {cert: admin.pem, key: admin.key}
+    min_version: "1.3"
+listeners:
+  - name: public
+    listen: 127.0.0.1:0
+    tls:
+      certificates:
+        - {cert: a.pem, key: a.key, ocsp_staple: a-ocsp.der}
+      session_ticket_rotation: 1h
+      session_lifetime: 2h
+)");
+  ASSERT_TRUE(config.has_value()) << config.error().front().ToString();
+  ASSERT_TRUE(config->admin.tls.has_value());
+  EXPECT_EQ(config->admin.tls->options.certificates.at(0).cert, (dir_ / "admin.pem").string());
+  EXPECT_EQ(config->admin.tls->options.min_version, net::TlsVersion::kTls13);
+  EXPECT_EQ(config->admin.tls->options.session_ticket_rotation, net::kDefaultTicketKeyRotation);
+  EXPECT_EQ(config->admin.tls->certificate_lines, (std::vector<int>{5}));
+  const net::TlsServerOptions& listener = config->listeners.at(0).tls->options;
+  EXPECT_EQ(listener.certificates.at(0).ocsp_staple, (dir_ / "a-ocsp.der").string());
+  EXPECT_EQ(listener.session_ticket_rotation, std::chrono::hours(1));
+
+  const TlsFileCheck check = CheckTlsFiles(*config, std::chrono::system_clock::now());
+  EXPECT_TRUE(check.issues.empty()) << check.issues.front().ToString();
+  std::string notes;
+  for (const std::string& note : check.notes) notes += note + "\n";
+  EXPECT_NE(notes.find("admin: "), std::string::npos) << notes;
+  EXPECT_NE(notes.find("OCSP staple " + (dir_ / "a-ocsp.der").string() + ": good"),
+            std::string::npos)
+      << notes;
+
+  // A session lifetime the ticket ring cannot honour.
+  auto too_long = Load(R"(listeners:
+  - name: public
+    listen: 127.0.0.1:0
+    tls:
+      certificates: [{cert: a.pem, key: a.key}]
+      session_ticket_rotation: 1h
+      session_lifetime: 3h
+)");
+  ASSERT_FALSE(too_long.has_value());
+  EXPECT_EQ(too_long.error().front().line, 7);
+  EXPECT_NE(too_long.error().front().message.find("raise session_ticket_rotation"),
+            std::string::npos)
+      << too_long.error().front().ToString();
+  auto zero = Load(R"(admin:
+  tls:
+    certificates: [{cert: a.pem, key: a.key}]
+    session_ticket_rotation: 0s
+)");
+  ASSERT_FALSE(zero.has_value());
+  EXPECT_NE(zero.error().front().ToString().find(":4: admin.tls.session_ticket_rotation"),
+            std::string::npos)
+      << zero.error().front().ToString();
+  auto empty = Load("admin:\n  tls:\n");
+  ASSERT_FALSE(empty.has_value());
+  EXPECT_NE(empty.error().front().ToString().find(":2: admin.tls: missing required key"),
+            std::string::npos)
+      << empty.error().front().ToString();
+}
+
+TEST_F(TlsConfigTest, CheckFlagsBadStaplesAndAdminCertificates) {
+  const net::TlsCertificateFiles a = pki_->Leaf("a", {"a.test"});
+  const net::TlsCertificateFiles b = pki_->Leaf("b", {"b.test"});
+  (void)pki_->OcspStaple(a, "stale", V_OCSP_CERTSTATUS_GOOD, -1);
+  (void)pki_->OcspStaple(b, "revoked", V_OCSP_CERTSTATUS_REVOKED);
+  (void)pki_->OcspStaple(b, "for-b");
+  std::ofstream(dir_ / "garbage.der") << "junk";
+  (void)pki_->Leaf("admin-old", {"admin.test"}, -10, 5);
+  auto config = Load(R"(admin:
+  tls:
+    certificates:
+      - {cert: admin-old.pem, key: admin-old.key}
+listeners:
+  - name: public
+    listen: 127.0.0.1:0
+    tls:
+      certificates:
+        - {cert: a.pem, key: a.key, ocsp_staple: stale.der}
+        - {cert: b.pem, key: b.key, ocsp_staple: revoked.der}
+        - {cert: a.pem, key: a.key, ocsp_staple: garbage.der}
+        - {cert: a.pem, key: a.key, ocsp_staple: for-b.der}
+)");
+  ASSERT_TRUE(config.has_value()) << config.error().front().ToString();
+  const TlsFileCheck check = CheckTlsFiles(*config, std::chrono::system_clock::now());
+  std::string all;
+  for (const ConfigIssue& issue : check.issues) all += issue.ToString() + "\n";
+  ASSERT_EQ(check.issues.size(), 4u) << all;
+  EXPECT_EQ(check.issues[0].line, 4);
+  EXPECT_NE(check.issues[0].message.find("admin: certificate"), std::string::npos) << all;
+  EXPECT_NE(check.issues[0].message.find("expired on"), std::string::npos) << all;
+  EXPECT_EQ(check.issues[1].line, 11);
+  EXPECT_NE(check.issues[1].message.find("is revoked"), std::string::npos) << all;
+  EXPECT_EQ(check.issues[2].line, 12);
+  EXPECT_NE(check.issues[2].message.find("garbage.der: not a DER OCSP response"), std::string::npos)
+      << all;
+  EXPECT_EQ(check.issues[3].line, 13);
+  EXPECT_NE(check.issues[3].message.find("another certificate"), std::string::npos) << all;
+  std::string notes;
+  for (const std::string& note : check.notes) notes += note + "\n";
+  EXPECT_NE(notes.find("stale.der: its nextUpdate"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("has passed"), std::string::npos) << notes;
 }
 
 }  // namespace

@@ -1,14 +1,17 @@
 // Certificates made at test time with OpenSSL's API: a CA and leaf certificates (P-256 keys)
-// for given DNS names, valid now, expired or not yet valid, written as PEM files.
+// for given DNS names, valid now, expired or not yet valid, written as PEM files; and OCSP
+// responses about them signed by the CA, written as DER (what `openssl ocsp -respout` writes).
 #pragma once
 
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -45,6 +48,48 @@ class TestPki {
     WriteCert(cert.get(), files.cert);
     WriteKey(key.get(), files.key);
     return files;
+  }
+
+  // An OCSP response about `leaf` (a Leaf() of this CA), signed by the CA, status successful,
+  // saying `cert_status` (V_OCSP_CERTSTATUS_GOOD, _REVOKED, _UNKNOWN), produced now and with its
+  // nextUpdate `next_update_days` away (negative: already passed). Written to dir/<stem>.der;
+  // returns the path.
+  [[nodiscard]] std::string OcspStaple(const net::TlsCertificateFiles& leaf,
+                                       const std::string& stem,
+                                       int cert_status = V_OCSP_CERTSTATUS_GOOD,
+                                       long next_update_days = 7) {
+    std::FILE* f = std::fopen(leaf.cert.c_str(), "rb");
+    if (f == nullptr) throw std::runtime_error("cannot read " + leaf.cert);
+    X509Ptr cert(PEM_read_X509(f, nullptr, nullptr, nullptr));
+    std::fclose(f);
+    if (!cert) throw std::runtime_error("no certificate in " + leaf.cert);
+    OCSP_CERTID* id = OCSP_cert_to_id(EVP_sha1(), cert.get(), ca_cert_.get());
+    OCSP_BASICRESP* basic = OCSP_BASICRESP_new();
+    ASN1_TIME* this_update = X509_gmtime_adj(nullptr, -3600);
+    ASN1_TIME* next_update = X509_gmtime_adj(nullptr, next_update_days * 86400);
+    ASN1_TIME* revoked_at = X509_gmtime_adj(nullptr, -86400);
+    const bool added =
+        OCSP_basic_add1_status(basic, id, cert_status, OCSP_REVOKED_STATUS_KEYCOMPROMISE,
+                               cert_status == V_OCSP_CERTSTATUS_REVOKED ? revoked_at : nullptr,
+                               this_update, next_update) != nullptr;
+    const bool signed_ok = added && OCSP_basic_sign(basic, ca_cert_.get(), ca_key_.get(),
+                                                    EVP_sha256(), nullptr, 0) == 1;
+    OCSP_RESPONSE* response =
+        signed_ok ? OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic) : nullptr;
+    unsigned char* der = nullptr;
+    const int length = response != nullptr ? i2d_OCSP_RESPONSE(response, &der) : -1;
+    std::string bytes = length > 0 ? std::string(reinterpret_cast<char*>(der), length) : "";
+    OPENSSL_free(der);
+    OCSP_RESPONSE_free(response);
+    ASN1_TIME_free(this_update);
+    ASN1_TIME_free(next_update);
+    ASN1_TIME_free(revoked_at);
+    OCSP_BASICRESP_free(basic);
+    OCSP_CERTID_free(id);
+    if (bytes.empty()) throw std::runtime_error("cannot make an OCSP response");
+    const std::string path = (dir_ / (stem + ".der")).string();
+    std::ofstream(path, std::ios::binary) << bytes;
+    return path;
   }
 
   // A fresh key pair's private key alone (for "key does not match" cases).

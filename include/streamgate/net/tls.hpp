@@ -4,8 +4,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,7 +23,19 @@ enum class TlsVersion { kTls12, kTls13 };
 struct TlsCertificateFiles {
   std::string cert;
   std::string key;
+  // Optional: a DER OCSP response for `cert` (as `openssl ocsp -respout` writes it), stapled to
+  // the handshake of clients that ask for it (status_request). Read when the context is built,
+  // so a reload picks up a refreshed file; refreshing it is the operator's (or a cron job's) job.
+  std::string ocsp_staple = {};
 };
+
+// How often session-ticket keys rotate by default. The newest key encrypts new tickets and the
+// two before it still decrypt (HAProxy's three-key scheme), so a ticket is accepted for at least
+// two rotations (24h) unless session_lifetime (default 1h) ends it sooner.
+inline constexpr std::chrono::seconds kDefaultTicketKeyRotation{12 * 3600};
+// Ticket keys kept: the newest encrypts, the others only decrypt. A ticket is therefore
+// accepted for at least (kSessionTicketKeysKept - 1) rotations after it was issued.
+inline constexpr std::size_t kSessionTicketKeysKept = 3;
 
 // Mozilla "intermediate" TLS 1.2 suites: ECDHE key exchange with AES-GCM or ChaCha20-Poly1305
 // only. TLS 1.3 suites are OpenSSL's defaults (all AEAD).
@@ -38,9 +52,11 @@ struct TlsServerOptions {
   TlsVersion min_version = TlsVersion::kTls12;
   std::string ciphers = kModernTls12Ciphers;     // OpenSSL cipher list for TLS 1.2
   std::vector<std::string> alpn = {"http/1.1"};  // offered protocols, in preference order
-  // Session tickets use OpenSSL's per-context ticket keys (random, made when the context is
-  // built, i.e. at start); a ticket is accepted for this long.
+  // A resumed session (ticket or session id) is accepted for this long after its full handshake.
   std::chrono::seconds session_lifetime{3600};
+  // Ticket keys are random (RAND_bytes), kept in memory only, shared by the contexts a listener
+  // builds over time (reload keeps resuming), and replaced this often.
+  std::chrono::seconds session_ticket_rotation = kDefaultTicketKeyRotation;
   // Non-empty: clients must present a certificate issued by a CA in this PEM file (mutual TLS).
   std::string client_ca_file;
 };
@@ -69,6 +85,20 @@ struct CertificateReport {
 // error, so callers decide.
 [[nodiscard]] Result<CertificateReport> InspectCertificate(const TlsCertificateFiles& files,
                                                            WallTime now);
+
+// What check-config reports about an OCSP staple file.
+struct OcspStapleReport {
+  std::string cert_status;  // "good", "revoked" or "unknown" (the responder's word on the cert)
+  WallTime this_update{};
+  std::optional<WallTime> next_update;  // absent: the responder gave none
+  bool stale = false;                   // next_update is before `now`: refresh the file
+};
+
+// Reads `path` as a DER OCSP response that must be "successful", hold a single response, and be
+// about `cert`'s leaf (same serial number). Errors name the file. Staleness and a revoked status
+// are reported, not errors.
+[[nodiscard]] Result<OcspStapleReport> InspectOcspStaple(const std::string& path,
+                                                         const std::string& cert, WallTime now);
 
 // Checks that a CA file is readable and holds at least one PEM certificate.
 [[nodiscard]] Status CheckCaFile(const std::string& path);
