@@ -135,6 +135,32 @@ void Render(const ApiCall& call, const AdminResponse& response, bool as_json, st
   }
 }
 
+// A reload's answer: one line per change; a change the daemon could not apply fails the command.
+int RenderReload(const AdminResponse& response, bool as_json, std::ostream& out,
+                 std::ostream& err) {
+  const json parsed = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object()) {
+    out << response.body << '\n';
+    return kExitOk;
+  }
+  if (as_json) {
+    out << parsed.dump(2) << '\n';
+  } else {
+    for (const auto& [key, label] :
+         {std::pair{"applied", "applied"}, std::pair{"restart_required", "restart required"},
+          std::pair{"failed", "failed"}}) {
+      for (const json& line : parsed.value(key, json::array())) {
+        (std::string_view(key) == "failed" ? err : out) << label << ": " << Cell(line) << '\n';
+      }
+    }
+    if (parsed.value("applied", json::array()).empty() &&
+        parsed.value("failed", json::array()).empty()) {
+      out << "nothing changed\n";
+    }
+  }
+  return parsed.value("failed", json::array()).empty() ? kExitOk : kExitRefused;
+}
+
 int ReportFailure(const ApiCall& call, const AdminResponse& response, const std::string& admin,
                   std::ostream& err) {
   const json parsed = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
@@ -364,6 +390,7 @@ CtlEnvironment CtlEnvironment::FromProcess() {
   CtlEnvironment env;
   if (const char* admin = std::getenv("STREAMGATE_ADMIN")) env.admin_url = admin;
   if (const char* token = std::getenv("STREAMGATE_ADMIN_TOKEN")) env.token = token;
+  if (const char* cacert = std::getenv("STREAMGATE_ADMIN_CACERT")) env.cacert = cacert;
   return env;
 }
 
@@ -379,6 +406,12 @@ int RunCtl(const std::vector<std::string>& args, std::ostream& out, std::ostream
     app.add_option("--admin", admin,
                    "admin API address (default $STREAMGATE_ADMIN or http://127.0.0.1:9901)");
     app.add_option("--token", token, "admin token (default $STREAMGATE_ADMIN_TOKEN)");
+    AdminTlsOptions tls{env.cacert, false};
+    CLI::Option* cacert_option = app.add_option(
+        "--cacert", tls.ca_file,
+        "CA file (PEM) to verify an https admin address (default $STREAMGATE_ADMIN_CACERT)");
+    app.add_flag("--insecure", tls.insecure, "https admin address: do not verify its certificate")
+        ->excludes(cacert_option);
     app.add_flag("--json", as_json, "print the API's JSON instead of tables");
 
     std::optional<ApiCall> chosen;
@@ -416,17 +449,25 @@ int RunCtl(const std::vector<std::string>& args, std::ostream& out, std::ostream
     }
 
     AdminClient client(admin, token);
+    client.set_tls(tls);
     const std::string body = chosen->body.is_null() ? std::string() : chosen->body.dump();
     Result<AdminResponse> response = client.Call(chosen->method, chosen->path, body);
     if (!response) {
       err << "streamgatectl: " << response.error().message() << '\n';
       if (response.error().code() == ErrorCode::kInvalidArgument) return kExitUsage;
+      if (response.error().code() == ErrorCode::kFailedPrecondition) {
+        err << "streamgatectl: the admin server's certificate is not trusted; use --cacert FILE "
+               "(or STREAMGATE_ADMIN_CACERT) with the CA that signed it, or --insecure to skip "
+               "verification\n";
+        return kExitUnreachable;
+      }
       err << "streamgatectl: is the daemon running? Its admin address is set with --admin or "
              "STREAMGATE_ADMIN (now "
           << admin << ")\n";
       return kExitUnreachable;
     }
     if (response->status >= 400) return ReportFailure(*chosen, *response, admin, err);
+    if (chosen->path == "/api/v1/reload") return RenderReload(*response, as_json, out, err);
     Render(*chosen, *response, as_json, out);
     return kExitOk;
   } catch (const std::exception& e) {

@@ -125,6 +125,9 @@ ConfigDiff DiffConfigs(const config::Config& running, const config::Config& next
     restart(fmt::format("admin.listen ({} -> {})", config::ToString(running.admin.listen),
                         config::ToString(next.admin.listen)));
   }
+  if (running.admin.tls.has_value() != next.admin.tls.has_value()) {
+    restart(next.admin.tls ? "admin.tls (HTTPS turned on)" : "admin.tls (HTTPS turned off)");
+  }
   if (running.data_dir != next.data_dir) {
     restart(fmt::format("data_dir ('{}' -> '{}')", running.data_dir, next.data_dir));
   }

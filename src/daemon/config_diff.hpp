@@ -7,6 +7,7 @@
 // limits, retries, trusted proxies, TLS of listeners and backends, certificates re-read on
 // every reload); the admin token; the log level; the access log. A restart is needed for:
 // addresses the daemon listens on (admin, proxy listeners added, removed, renamed or moved),
+// turning admin.tls on or off (its certificates are re-read like the listeners'),
 // proxy threads, data_dir, the health-check options, the balancer's outlier detection, panic
 // threshold, GeoIP database and region geography, the `cdn:` section, the log format, and the
 // `disaster_recovery:` settings other than its plans.

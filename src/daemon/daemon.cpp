@@ -207,6 +207,7 @@ class DaemonImpl final : public Daemon {
     admin_options.host = config.admin.listen.host;
     admin_options.port = config.admin.listen.port;
     admin_options.threads = 1;
+    if (config.admin.tls) admin_options.tls = config.admin.tls->options;
     auto server = net::HttpServer::Start(admin_options, [this](const net::HttpRequest& request) {
       return admin_api_->Handle(request);
     });
@@ -456,6 +457,14 @@ class DaemonImpl final : public Daemon {
       access_log_ = std::move(access_log);
     }
     if (new_prober) backend_prober_->Set(std::move(new_prober));
+    if (next.admin.tls && started_.admin.tls) {
+      Status reloaded = admin_server_->ReloadTls(next.admin.tls->options);
+      if (reloaded) {
+        summary.applied.push_back("admin TLS certificates re-read");
+      } else {
+        summary.failed.push_back("admin.tls: " + reloaded.error().message());
+      }
+    }
     admin_api_->SetToken(*token, next.admin.protect_reads);
 
     auto record = [&summary](const std::string& what, const Status& status) {

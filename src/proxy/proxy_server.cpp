@@ -2114,9 +2114,10 @@ class Worker {
 };
 
 // Builds the settings for `options`: parses the trusted proxies and loads every TLS file (a bad
-// one is an error naming the listener or backend and the file). `ticket_keys` (per listener,
-// may be empty) carry session-ticket keys over from earlier settings.
-[[nodiscard]] Result<std::shared_ptr<const Settings>> BuildSettings(ProxyOptions options) {
+// one is an error naming the listener or backend and the file). A listener that was TLS in
+// `previous` keeps its session-ticket keys, so clients resume their sessions across a reload.
+[[nodiscard]] Result<std::shared_ptr<const Settings>> BuildSettings(ProxyOptions options,
+                                                                    const Settings* previous) {
   if (options.listeners.empty()) return InvalidArgument("proxy needs at least one listener");
   if (options.max_header_bytes == 0 || options.max_header_count == 0) {
     return InvalidArgument("proxy header limits must be positive");
@@ -2124,12 +2125,18 @@ class Worker {
   auto trusted = TrustedProxies::Parse(options.trusted_proxies);
   if (!trusted) return std::unexpected(trusted.error());
   std::vector<std::shared_ptr<net::TlsServerContext>> listener_tls;
-  for (const ListenerOptions& listener : options.listeners) {
+  for (std::size_t l = 0; l < options.listeners.size(); ++l) {
+    const ListenerOptions& listener = options.listeners[l];
     if (!listener.tls) {
       listener_tls.push_back(nullptr);
       continue;
     }
-    auto context = net::TlsServerContext::Create(*listener.tls);
+    std::shared_ptr<net::SessionTicketKeys> keys;
+    if (previous != nullptr && l < previous->listener_tls.size() &&
+        previous->listener_tls[l] != nullptr) {
+      keys = previous->listener_tls[l]->ticket_keys();
+    }
+    auto context = net::TlsServerContext::Create(*listener.tls, std::move(keys));
     if (!context) {
       return MakeError(context.error().code(),
                        "listener '" + listener.name + "': " + context.error().message());
@@ -2215,7 +2222,7 @@ class ProxyServerImpl final : public ProxyServer {
       options.listeners[l].host = running[l].host;
       options.listeners[l].port = running[l].port;
     }
-    auto settings = BuildSettings(std::move(options));
+    auto settings = BuildSettings(std::move(options), settings_.get());
     if (!settings) return std::unexpected(settings.error());
     settings_ = *settings;
     std::vector<std::future<void>> applied;
@@ -2309,7 +2316,7 @@ ProxyServer::~ProxyServer() = default;
 Result<std::unique_ptr<ProxyServer>> ProxyServer::Start(ProxyOptions options,
                                                         scaling::GlobalLoadBalancer& balancer) {
   // TLS files are loaded once here; a bad one fails the start with the file named.
-  auto settings = BuildSettings(std::move(options));
+  auto settings = BuildSettings(std::move(options), nullptr);
   if (!settings) return std::unexpected(settings.error());
   try {
     auto server = std::make_unique<ProxyServerImpl>(std::move(*settings), balancer);

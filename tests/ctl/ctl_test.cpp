@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -138,6 +139,34 @@ TEST_F(CtlTest, ErrorsSayWhatWentWrongWithDistinctExitCodes) {
   Run unreachable = Ctl({"regions", "list"}, &closed);
   EXPECT_EQ(unreachable.code, kExitUnreachable);
   EXPECT_NE(unreachable.err.find("is the daemon running?"), std::string::npos) << unreachable.err;
+}
+
+TEST_F(CtlTest, ReloadReportsWhatChangedOrWhyNot) {
+  // This daemon was started from a Config in memory: nothing to re-read, said plainly.
+  Run refused = Ctl({"--token", "ctl-test-token", "reload"});
+  EXPECT_EQ(refused.code, kExitRefused);
+  EXPECT_NE(refused.err.find("not started from a config file"), std::string::npos) << refused.err;
+
+  // From a file: one line per change.
+  const std::string file = ::testing::TempDir() + "/ctl-reload.yaml";
+  std::ofstream(file) << "admin: {listen: 127.0.0.1:0, token: ctl-test-token}\n"
+                         "regions:\n  - {id: us-east-1, endpoint: http://127.0.0.1:"
+                      << origins_[0]->port() << ", primary: true}\n"
+                      << "  - {id: sa-east-1, endpoint: http://127.0.0.1:" << origins_[1]->port()
+                      << "}\n";
+  auto config = config::LoadConfigFile(file);
+  ASSERT_TRUE(config) << config.error().front().ToString();
+  daemon_.reset();
+  auto daemon = daemon::Daemon::Start(*config);
+  ASSERT_TRUE(daemon) << daemon.error().ToString();
+  daemon_ = std::move(*daemon);
+  env_.admin_url = "http://127.0.0.1:" + std::to_string(daemon_->admin_port());
+  std::ofstream(file, std::ios::app)
+      << "  - {id: ap-south-1, endpoint: http://127.0.0.1:" << origins_[1]->port() << "}\n";
+  Run reloaded = Ctl({"--token", "ctl-test-token", "reload"});
+  ASSERT_EQ(reloaded.code, kExitOk) << reloaded.err;
+  EXPECT_EQ(reloaded.out, "applied: region 'ap-south-1' added\n");
+  EXPECT_TRUE(daemon_->regions().GetRegion("ap-south-1"));
 }
 
 TEST_F(CtlTest, MetricsHealthAndHelp) {

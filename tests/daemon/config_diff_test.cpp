@@ -115,14 +115,16 @@ TEST(ConfigDiffTest, WhatOnlyARestartChangesIsNamed) {
   next.regions[0].countries = {"US"};
   next.cdn.emplace();
   next.disaster_recovery->test_interval = std::chrono::hours(1);
+  next.admin.tls.emplace();
 
   const ConfigDiff diff = DiffConfigs(Base(), next);
-  for (const char* what : {"admin.listen (127.0.0.1:9901 -> 127.0.0.1:9902)", "listeners",
-                           "proxy.threads (0 -> 3)", "data_dir", "health_check", "log.format",
-                           "regions.us-east-1 geography", "cdn", "disaster_recovery ("}) {
+  for (const char* what :
+       {"admin.listen (127.0.0.1:9901 -> 127.0.0.1:9902)", "listeners", "proxy.threads (0 -> 3)",
+        "data_dir", "health_check", "log.format", "regions.us-east-1 geography", "cdn",
+        "disaster_recovery (", "admin.tls (HTTPS turned on)"}) {
     EXPECT_TRUE(Mentions(diff.restart_required, what)) << what;
   }
-  EXPECT_EQ(diff.restart_required.size(), 9u);
+  EXPECT_EQ(diff.restart_required.size(), 10u);
   // Live settings next to them are still applied.
   EXPECT_TRUE(diff.regions_changed.empty());
 }

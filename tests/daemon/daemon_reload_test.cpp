@@ -14,7 +14,9 @@
 #include "config/config.hpp"
 #include "daemon/daemon.hpp"
 #include "net/demo_origin.hpp"
+#include "proxy/tls_test_support.hpp"
 #include "support/http_client.hpp"
+#include "support/tls_certs.hpp"
 
 namespace streamgate::daemon {
 namespace {
@@ -222,6 +224,37 @@ TEST_F(DaemonReloadTest, AReloadedTokenGuardsTheNextCalls) {
                                    {{"Authorization", "Bearer s3cret"}});
   ASSERT_TRUE(authorized);
   EXPECT_EQ(authorized->status, 200);
+}
+
+TEST_F(DaemonReloadTest, CertificatesOfTheAdminListenerAndProxyListenersAreReReadInPlace) {
+  streamgate::test::TestPki pki(dir_);
+  // Renewing in place: same file names, new contents, then a reload.
+  auto admin_cert = pki.Leaf("admin", {"admin-1.test"});
+  auto proxy_cert = pki.Leaf("proxy", {"proxy-1.test"});
+  std::string yaml = Yaml(Backend("a"));
+  yaml.insert(yaml.find("health_check"),
+              "  tls: {certificates: [{cert: admin.pem, key: admin.key}]}\n");
+  yaml.replace(yaml.find("listen: 127.0.0.1:0}"), 20,
+               "listen: 127.0.0.1:0, tls: {certificates: [{cert: proxy.pem, key: proxy.key}]}}");
+  Start(yaml);
+  auto served_name = [](std::uint16_t port) {
+    proxy::test::TlsClientSettings settings;
+    settings.request = proxy::test::GetRequest("/healthz", "localhost");
+    proxy::test::TlsClientOutcome outcome = proxy::test::TlsExchange(port, settings);
+    EXPECT_TRUE(outcome.handshake_ok) << outcome.error;
+    return outcome.peer_cn;
+  };
+  EXPECT_EQ(served_name(daemon_->admin_port()), "admin-1.test");
+  EXPECT_EQ(served_name(daemon_->proxy_port()), "proxy-1.test");
+
+  (void)pki.Leaf("admin", {"admin-2.test"});
+  (void)pki.Leaf("proxy", {"proxy-2.test"});
+  // The admin API is HTTPS now: reload through the daemon directly.
+  auto summary = daemon_->Reload();
+  ASSERT_TRUE(summary) << summary.error().ToString();
+  EXPECT_TRUE(summary->failed.empty());
+  EXPECT_EQ(served_name(daemon_->admin_port()), "admin-2.test");
+  EXPECT_EQ(served_name(daemon_->proxy_port()), "proxy-2.test");
 }
 
 }  // namespace

@@ -168,6 +168,20 @@ TEST_F(ProxyCertificateReloadTest, ABadCertificateIsRefusedAndTheOldOneKept) {
   EXPECT_EQ(CertificateOfNewConnection(), "old.a.test");
 }
 
+TEST_F(ProxyCertificateReloadTest, SessionsResumeAcrossAReload) {
+  TlsClientSettings settings;
+  settings.sni = "a.test";
+  settings.max_version = TLS1_2_VERSION;  // the session is ready after the handshake
+  settings.request = GetRequest("/x");
+  const TlsClientOutcome first = TlsExchange(proxy_->port(), settings);
+  ASSERT_TRUE(first.handshake_ok) << first.error;
+  ASSERT_TRUE(proxy_->Reconfigure(OptionsWith(new_cert_)));
+  settings.session = first.session;
+  const TlsClientOutcome resumed = TlsExchange(proxy_->port(), settings);
+  ASSERT_TRUE(resumed.handshake_ok) << resumed.error;
+  EXPECT_TRUE(resumed.reused) << "the ticket keys outlive the rebuilt context";
+}
+
 TEST_F(ProxyCertificateReloadTest, CertificateReloadUnderLoadDropsNoConnection) {
   TlsKeepAliveClient kept(proxy_->port());
   ASSERT_TRUE(kept.connected());
