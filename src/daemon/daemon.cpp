@@ -200,6 +200,17 @@ class DaemonImpl final : public Daemon {
     if (proxy_) {
       admin_api_options.extra_metrics = [this](metrics::PrometheusWriter& out) {
         WriteProxyMetrics(proxy_->stats(), out);
+        std::shared_ptr<proxy::AccessLog> access_log;
+        {
+          std::lock_guard lock(reload_mu_);  // a reload may replace it
+          access_log = access_log_;
+        }
+        if (access_log) {
+          out.Family("streamgate_access_log_dropped_total",
+                     "Access-log lines dropped because the disk did not keep up.",
+                     metrics::MetricType::kCounter);
+          out.Sample("streamgate_access_log_dropped_total", {}, access_log->dropped());
+        }
       };
     }
     admin_api_ = std::make_unique<admin::AdminApi>(regions_, std::move(admin_api_options));
