@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -160,6 +161,8 @@ TEST_F(DaemonReloadTest, ReloadUnderLoadFailsNoRequest) {
   stop = true;
   for (auto& thread : load) thread.join();
 
+  std::printf("reload under load: %d requests answered 200, %zu failed, across 2 reloads\n",
+              ok.load(), failures.size());
   EXPECT_TRUE(failures.empty()) << failures.size() << " failed, first: " << failures.front();
   EXPECT_GT(ok.load(), ok_after_last_reload) << "traffic kept flowing after the reloads";
   EXPECT_EQ(served_by.count("a"), 0u) << "the removed backend gets no new request";

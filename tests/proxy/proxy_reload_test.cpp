@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 
 #include <atomic>
+#include <cstdio>
 #include <future>
 #include <thread>
 
@@ -218,6 +219,8 @@ TEST_F(ProxyCertificateReloadTest, CertificateReloadUnderLoadDropsNoConnection) 
   stop = true;
   for (auto& thread : load) thread.join();
 
+  std::printf("certificate reload under load: %d requests answered 200, %d failed, 10 reloads\n",
+              ok.load(), failed.load());
   EXPECT_EQ(failed.load(), 0);
   EXPECT_GT(ok.load(), 20);
   // The last reload installed the old certificate; one more swaps to the new one.

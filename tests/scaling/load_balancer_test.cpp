@@ -17,6 +17,7 @@
 #include "scaling/load_balancer_tables.hpp"
 #include "support/fake_geo_locator.hpp"
 #include "support/fake_prober.hpp"
+#include "support/gated_prober.hpp"
 #include "support/manual_clock.hpp"
 
 namespace streamgate::scaling {
@@ -26,6 +27,7 @@ using std::chrono::microseconds;
 using std::chrono::milliseconds;
 using testing::FakeGeoLocator;
 using testing::FakeProber;
+using testing::GatedProber;
 using testing::ManualClock;
 
 Backend MakeBackend(std::string id, std::uint16_t port, std::string region = "r1",
@@ -1291,38 +1293,6 @@ TEST_F(LoadBalancerTest, ConsistentHashKeepsOtherKeysWhenABackendIsRemoved) {
     }
   }
 }
-
-// Holds every ProbeAll until released, so a test can change backends mid-sweep.
-class GatedProber final : public Prober {
- public:
-  explicit GatedProber(std::shared_ptr<FakeProber> inner) : inner_(std::move(inner)) {}
-  std::vector<ProbeResult> ProbeAll(std::span<const Endpoint> targets,
-                                    const ProbeOptions& options) override {
-    {
-      std::unique_lock lock(mu_);
-      entered_ = true;
-      cv_.notify_all();
-      cv_.wait(lock, [this] { return released_; });
-    }
-    return inner_->ProbeAll(targets, options);
-  }
-  void WaitEntered() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [this] { return entered_; });
-  }
-  void Release() {
-    std::lock_guard lock(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  std::shared_ptr<FakeProber> inner_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool entered_ = false;
-  bool released_ = false;
-};
 
 TEST_F(LoadBalancerTest, SweepDropsResultsOfBackendsReplacedOrRemovedMeanwhile) {
   auto gated = std::make_shared<GatedProber>(prober_);

@@ -8,6 +8,7 @@
 
 #include "streamgate/scaling/region.hpp"
 #include "support/fake_prober.hpp"
+#include "support/gated_prober.hpp"
 #include "support/manual_clock.hpp"
 
 namespace streamgate::scaling {
@@ -16,6 +17,7 @@ namespace {
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 using testing::FakeProber;
+using testing::GatedProber;
 using testing::ManualClock;
 
 Region MakeRegion(std::string id, int port, int priority = 0, bool primary = false) {
@@ -665,38 +667,6 @@ TEST_F(RegionManagerTest, RemovingPrimaryWithNoEligibleRegionLeavesNoPrimaryUnti
   ASSERT_TRUE(manager_->ActivateRegion("ap-southeast-1"));
   EXPECT_EQ(PrimaryId(), "ap-southeast-1");
 }
-
-// Holds every ProbeAll until released, so a test can change regions mid-sweep.
-class GatedProber final : public Prober {
- public:
-  explicit GatedProber(std::shared_ptr<FakeProber> inner) : inner_(std::move(inner)) {}
-  std::vector<ProbeResult> ProbeAll(std::span<const Endpoint> targets,
-                                    const ProbeOptions& options) override {
-    {
-      std::unique_lock lock(mu_);
-      entered_ = true;
-      cv_.notify_all();
-      cv_.wait(lock, [this] { return released_; });
-    }
-    return inner_->ProbeAll(targets, options);
-  }
-  void WaitEntered() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [this] { return entered_; });
-  }
-  void Release() {
-    std::lock_guard lock(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  std::shared_ptr<FakeProber> inner_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool entered_ = false;
-  bool released_ = false;
-};
 
 TEST_F(RegionManagerTest, SweepDropsResultsOfRegionsRemovedOrRepointedMeanwhile) {
   auto gated = std::make_shared<GatedProber>(prober_);
