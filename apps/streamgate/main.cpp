@@ -90,7 +90,11 @@ int Serve(const std::string& path, const std::string& level_override) {
   daemon::Daemon& running = **daemon;
   WaitForStopSignal(signals, [&running] {
     spdlog::info("received SIGHUP: reloading the configuration");
-    (void)running.Reload();  // logs what it applied, or why it refused
+    try {
+      (void)running.Reload();  // logs what it applied, or why it refused
+    } catch (const std::exception& e) {
+      spdlog::error("reload failed: {}", e.what());
+    }
   });
   running.Drain();
   running.Stop();

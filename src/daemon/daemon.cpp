@@ -144,6 +144,43 @@ scaling::Backend ToBackend(const config::BackendConfig& bc) {
   return backend;
 }
 
+std::string IdOf(const config::RegionConfig& entry) { return entry.id; }
+std::string IdOf(const config::BackendConfig& entry) { return entry.id; }
+std::string IdOf(const config::DisasterRecoveryPlanConfig& entry) { return entry.plan.id; }
+
+// Puts entry `id` of `applied` back as it is in `before`: removes a refused addition, restores
+// a refused change or removal.
+template <typename Entry>
+void RevertEntry(std::vector<Entry>& applied, const std::vector<Entry>& before,
+                 const std::string& id) {
+  auto now =
+      std::find_if(applied.begin(), applied.end(), [&](const Entry& e) { return IdOf(e) == id; });
+  auto old =
+      std::find_if(before.begin(), before.end(), [&](const Entry& e) { return IdOf(e) == id; });
+  if (old == before.end()) {
+    if (now != applied.end()) applied.erase(now);
+  } else if (now == applied.end()) {
+    applied.push_back(*old);
+  } else {
+    *now = *old;
+  }
+}
+
+// True when `entry`'s `active` is what `before` said: the file did not change it.
+template <typename Entry>
+bool SameActive(const std::vector<Entry>& before, const Entry& entry) {
+  auto old = std::find_if(before.begin(), before.end(),
+                          [&](const Entry& e) { return IdOf(e) == IdOf(entry); });
+  return old != before.end() && old->active == entry.active;
+}
+
+std::string PrimaryOf(const config::Config& config) {
+  for (const config::RegionConfig& region : config.regions) {
+    if (region.primary) return region.id;
+  }
+  return "";
+}
+
 std::string JoinIssues(const std::vector<config::ConfigIssue>& issues) {
   std::string text;
   for (const config::ConfigIssue& issue : issues) {
@@ -434,7 +471,7 @@ class DaemonImpl final : public Daemon {
     if (proxy_ && next.log.access_log != current_.log.access_log) {
       access_log.reset();
       if (!next.log.access_log.empty()) {
-        auto opened = proxy::AccessLog::Open(next.log.access_log, current_.log.format);
+        auto opened = proxy::AccessLog::Open(next.log.access_log, started_.log.format);
         if (!opened) {
           return MakeError(opened.error().code(), "log.access_log: " + opened.error().message());
         }
@@ -443,10 +480,14 @@ class DaemonImpl final : public Daemon {
     }
     admin::ReloadSummary summary;
     if (proxy_) {
-      // The running listeners stay (moving one needs a restart); their TLS is re-read.
+      // The running listeners stay as started (moving, adding or removing one needs a
+      // restart); each takes the TLS settings the file now gives the listener of its name.
       config::Config proxy_config = next;
-      if (proxy_config.listeners.size() != started_.listeners.size()) {
-        proxy_config.listeners = current_.listeners;
+      proxy_config.listeners = started_.listeners;
+      for (config::ListenerConfig& listener : proxy_config.listeners) {
+        for (const config::ListenerConfig& wanted : next.listeners) {
+          if (wanted.name == listener.name) listener.tls = wanted.tls;
+        }
       }
       Status reconfigured =
           proxy_->Reconfigure(ProxyOptionsFrom(proxy_config, cdn_.get(), access_log));
@@ -478,37 +519,65 @@ class DaemonImpl final : public Daemon {
     }
     admin_api_->SetToken(*token, next.admin.protect_reads);
 
+    // What is applied becomes the base of the next reload. A change a manager refuses (say, a
+    // plan busy with a backup) is put back as it was, so the next reload sees it and retries.
+    config::Config applied = next;
     auto record = [&summary](const std::string& what, const Status& status) {
       if (status) {
         summary.applied.push_back(what);
       } else {
         summary.failed.push_back(what + ": " + status.error().message());
       }
+      return status.has_value();
     };
     for (const config::RegionConfig& rc : diff.regions_added) {
       scaling::Region region = ToRegion(rc);
       region.primary = false;  // set below, once every region is there
-      record(fmt::format("region '{}' added", rc.id), regions_.RegisterRegion(std::move(region)));
+      if (!record(fmt::format("region '{}' added", rc.id),
+                  regions_.RegisterRegion(std::move(region)))) {
+        RevertEntry(applied.regions, current_.regions, rc.id);
+      }
     }
     for (const config::RegionConfig& rc : diff.regions_changed) {
-      record(fmt::format("region '{}' changed", rc.id), regions_.UpdateRegion(ToRegion(rc)));
+      scaling::Region region = ToRegion(rc);
+      // The file did not touch `active`: an API (de)activation stays.
+      if (SameActive(current_.regions, rc)) {
+        if (auto live = regions_.GetRegion(rc.id)) region.active = live->active;
+      }
+      if (!record(fmt::format("region '{}' changed", rc.id), regions_.UpdateRegion(region))) {
+        RevertEntry(applied.regions, current_.regions, rc.id);
+      }
     }
-    if (diff.primary) {
-      record(fmt::format("primary region set to '{}'", *diff.primary),
-             regions_.SetPrimaryRegion(*diff.primary));
+    if (diff.primary && !record(fmt::format("primary region set to '{}'", *diff.primary),
+                                regions_.SetPrimaryRegion(*diff.primary))) {
+      for (config::RegionConfig& rc : applied.regions) rc.primary = rc.id == PrimaryOf(current_);
     }
     for (const std::string& id : diff.regions_removed) {
-      record(fmt::format("region '{}' removed", id), regions_.RemoveRegion(id));
+      if (!record(fmt::format("region '{}' removed", id), regions_.RemoveRegion(id))) {
+        RevertEntry(applied.regions, current_.regions, id);
+      }
     }
     if (balancer_) {
       for (const config::BackendConfig& bc : diff.backends_added) {
-        record(fmt::format("backend '{}' added", bc.id), balancer_->RegisterBackend(ToBackend(bc)));
+        if (!record(fmt::format("backend '{}' added", bc.id),
+                    balancer_->RegisterBackend(ToBackend(bc)))) {
+          RevertEntry(applied.backends, current_.backends, bc.id);
+        }
       }
       for (const config::BackendConfig& bc : diff.backends_changed) {
-        record(fmt::format("backend '{}' changed", bc.id), balancer_->UpdateBackend(ToBackend(bc)));
+        scaling::Backend backend = ToBackend(bc);
+        if (SameActive(current_.backends, bc)) {
+          if (auto live = balancer_->GetBackend(bc.id)) backend.active = live->active;
+        }
+        if (!record(fmt::format("backend '{}' changed", bc.id),
+                    balancer_->UpdateBackend(std::move(backend)))) {
+          RevertEntry(applied.backends, current_.backends, bc.id);
+        }
       }
       for (const std::string& id : diff.backends_removed) {
-        record(fmt::format("backend '{}' removed", id), balancer_->RemoveBackend(id));
+        if (!record(fmt::format("backend '{}' removed", id), balancer_->RemoveBackend(id))) {
+          RevertEntry(applied.backends, current_.backends, id);
+        }
       }
       if (diff.strategy) {
         balancer_->SetStrategy(*diff.strategy);
@@ -516,24 +585,39 @@ class DaemonImpl final : public Daemon {
             fmt::format("strategy set to {}", scaling::ToString(*diff.strategy)));
       }
     }
-    if (dr_) {
+    if (dr_ && applied.disaster_recovery && current_.disaster_recovery) {
+      auto& plans_after = applied.disaster_recovery->plans;
+      const auto& plans_before = current_.disaster_recovery->plans;
       for (const auto& plan : diff.plans_added) {
-        record(fmt::format("plan '{}' added", plan.id), dr_->CreatePlan(plan));
+        if (!record(fmt::format("plan '{}' added", plan.id), dr_->CreatePlan(plan))) {
+          RevertEntry(plans_after, plans_before, plan.id);
+        }
       }
       for (const auto& plan : diff.plans_changed) {
-        record(fmt::format("plan '{}' changed", plan.id), dr_->UpdatePlan(plan));
+        scaling::DisasterRecoveryPlan updated = plan;
+        const auto old = std::find_if(plans_before.begin(), plans_before.end(),
+                                      [&](const auto& e) { return e.plan.id == plan.id; });
+        if (old != plans_before.end() && old->plan.active == plan.active) {
+          if (auto live = dr_->GetPlan(plan.id)) updated.active = live->active;
+        }
+        if (!record(fmt::format("plan '{}' changed", plan.id), dr_->UpdatePlan(updated))) {
+          RevertEntry(plans_after, plans_before, plan.id);
+        }
       }
       for (const std::string& id : diff.plans_removed) {
-        record(fmt::format("plan '{}' removed (its repository is kept)", id), dr_->RemovePlan(id));
+        if (!record(fmt::format("plan '{}' removed (its repository is kept)", id),
+                    dr_->RemovePlan(id))) {
+          RevertEntry(plans_after, plans_before, id);
+        }
       }
     }
     if (diff.log_level_changed && !deps_.log_level_fixed) {
       spdlog::set_level(spdlog::level::from_str(next.log.level));
       summary.applied.push_back("log level set to " + next.log.level);
     }
-    if (runtime_state_) runtime_state_->Rebase(next, diff.primary.has_value());
+    if (runtime_state_) runtime_state_->Rebase(applied, diff.primary.has_value());
     summary.restart_required = std::move(diff.restart_required);
-    current_ = next;
+    current_ = std::move(applied);
     return summary;
   }
 

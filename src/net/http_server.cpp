@@ -440,8 +440,11 @@ class ServerImpl final : public HttpServer {
     if (!current) {
       return FailedPrecondition("this server was started without TLS; a reload cannot add it");
     }
-    // Same ticket ring: clients resume their sessions across the reload.
-    auto next = TlsServerContext::Create(options, current->ticket_keys());
+    // Same ticket ring, so clients resume their sessions across the reload, unless the
+    // rotation interval changed (a new ring then).
+    std::shared_ptr<SessionTicketKeys> keys = current->ticket_keys();
+    if (keys != nullptr && keys->rotation() != options.session_ticket_rotation) keys = nullptr;
+    auto next = TlsServerContext::Create(options, std::move(keys));
     if (!next) return std::unexpected(next.error());
     std::lock_guard lock(shared_.tls_mu);
     shared_.tls = std::move(*next);

@@ -587,6 +587,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
   ClientSession& operator=(const ClientSession&) = delete;
 
   void Start() {
+    idle_ = true;  // nothing of a request yet: draining may close it
     if constexpr (kTls) {
       // A handshake is bounded like a request header; a failed one gets no answer.
       SetDeadline(options().request_header_timeout);
@@ -645,7 +646,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
       settings_ = ctx_.settings;
       peer_trusted_ = settings_->trusted.Contains(peer_);
     }
-    client_version_ = 11;  // until this request's header says otherwise
+    idle_ = client_buffer_.size() == 0;  // until the first byte of the request arrives
+    client_version_ = 11;                // until this request's header says otherwise
     is_head_ = false;
     res_sr_.reset();
     res_parser_.reset();
@@ -675,6 +677,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
     }
     client_.async_read_some(client_buffer_.prepare(kIdleReadBytes),
                             [self = this->shared_from_this()](error_code ec, std::size_t n) {
+                              self->idle_ = false;
                               self->client_buffer_.commit(n);
                               // Closed, reset or timed out: nobody to answer.
                               if (ec) return self->CloseClient();
@@ -1623,7 +1626,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession<ClientSt
   // last bytes, so the balancer's counts are current by the time the client sees the answer.
   void UpstreamDone() {
     EndAttempt(/*record=*/true, upstream_success_);
-    const bool reusable = upstream_reusable_ && request_sent_ && upstream_->buffer.size() == 0;
+    // A connection made under settings a reload has replaced (its backend's TLS may have
+    // changed) is not pooled.
+    const bool reusable = upstream_reusable_ && request_sent_ && upstream_->buffer.size() == 0 &&
+                          settings_ == ctx_.settings;
     req_sr_.reset();
     if (reusable) {
       ctx_.pool.Put(backend_.entry, std::move(upstream_));
@@ -2135,6 +2141,10 @@ class Worker {
     if (previous != nullptr && l < previous->listener_tls.size() &&
         previous->listener_tls[l] != nullptr) {
       keys = previous->listener_tls[l]->ticket_keys();
+      // Another rotation interval takes a new ring (tickets issued so far stop resuming).
+      if (keys != nullptr && keys->rotation() != listener.tls->session_ticket_rotation) {
+        keys = nullptr;
+      }
     }
     auto context = net::TlsServerContext::Create(*listener.tls, std::move(keys));
     if (!context) {

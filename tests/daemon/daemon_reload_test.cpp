@@ -229,6 +229,59 @@ TEST_F(DaemonReloadTest, AReloadedTokenGuardsTheNextCalls) {
   EXPECT_EQ(authorized->status, 200);
 }
 
+TEST_F(DaemonReloadTest, AListenerChangeNeedsARestartAndLaterReloadsStillApply) {
+  Start(Yaml(Backend("a")));
+  std::string two = Yaml(Backend("a"));
+  two.insert(two.find("proxy:"), "  - {name: second, listen: 127.0.0.1:0}\n");
+  Write(two);
+  auto [status, body] = Reload();
+  ASSERT_EQ(status, 200) << body.dump();
+  EXPECT_TRUE(Lists(body["restart_required"], "listeners")) << body.dump();
+  Write(two + Backend("b"));
+  std::tie(status, body) = Reload();
+  ASSERT_EQ(status, 200) << body.dump();
+  EXPECT_TRUE(Lists(body["applied"], "backend 'web-b' added")) << body.dump();
+  EXPECT_EQ(testing::HttpGet("127.0.0.1", daemon_->proxy_port(), "/id")->status, 200);
+}
+
+TEST_F(DaemonReloadTest, AnApiDeactivationSurvivesAReloadThatEditsSomethingElse) {
+  Start(Yaml(Backend("a") + Backend("b")));
+  ASSERT_EQ(testing::HttpRequestBlocking("POST", "127.0.0.1", daemon_->admin_port(),
+                                         "/api/v1/backends/web-a/deactivate")
+                ->status,
+            200);
+  Write(Yaml(Backend("a", 4) + Backend("b")));
+  auto [status, body] = Reload();
+  ASSERT_EQ(status, 200) << body.dump();
+  EXPECT_TRUE(Lists(body["applied"], "backend 'web-a' changed")) << body.dump();
+  auto backend = daemon_->balancer()->GetBackend("web-a");
+  EXPECT_EQ(backend->weight, 4u);
+  EXPECT_FALSE(backend->active) << "the file did not touch `active`: the API's choice stays";
+}
+
+TEST_F(DaemonReloadTest, AChangeAManagerRefusedIsRetriedByTheNextReload) {
+  const std::filesystem::path source = dir_ / "data";
+  const std::string dr =
+      "disaster_recovery:\n  plans:\n"
+      "    - {id: p1, sources: [" +
+      source.string() + "], repository: " + (dir_ / "repo").string() + ", interval: 24h}\n";
+  std::filesystem::create_directories(source);
+  const std::string without_plan = "disaster_recovery:\n  plans: []\n";
+  Start(Yaml(Backend("a"), without_plan));
+  std::filesystem::remove_all(source);  // the plan's source is missing: CreatePlan refuses
+  Write(Yaml(Backend("a"), dr));
+  auto [status, body] = Reload();
+  ASSERT_EQ(status, 200) << body.dump();
+  EXPECT_TRUE(Lists(body["failed"], "plan 'p1' added")) << body.dump();
+  EXPECT_FALSE(daemon_->disaster_recovery()->GetPlan("p1"));
+
+  std::filesystem::create_directories(source);
+  std::tie(status, body) = Reload();  // same file: the refused change is still a difference
+  ASSERT_EQ(status, 200) << body.dump();
+  EXPECT_TRUE(Lists(body["applied"], "plan 'p1' added")) << body.dump();
+  EXPECT_TRUE(daemon_->disaster_recovery()->GetPlan("p1"));
+}
+
 TEST_F(DaemonReloadTest, CertificatesOfTheAdminListenerAndProxyListenersAreReReadInPlace) {
   streamgate::test::TestPki pki(dir_);
   // Renewing in place: same file names, new contents, then a reload.

@@ -265,6 +265,23 @@ TEST(ProxyDrainTest, InFlightRequestsFinishIdleConnectionsCloseNewOnesAreRefused
       << "a stopped proxy accepts nothing";
 }
 
+TEST(ProxyDrainTest, AConnectionThatNeverSentARequestDoesNotHoldTheDrain) {
+  auto origin = StartDemoOrigin("a");
+  auto balancer =
+      MakeBalancer(scaling::LoadBalancingStrategy::kRoundRobin, {{"a", origin->port()}});
+  ProxyOptions options = DefaultProxyOptions();
+  options.request_header_timeout = std::chrono::seconds(30);
+  auto proxy = StartProxy(*balancer, options);
+  auto silent = HttpConnection::Connect(kHost, proxy->port());  // e.g. a browser's preconnect
+  ASSERT_TRUE(silent);
+  for (int i = 0; i < 200 && proxy->stats().connections_active < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(proxy->Drain(std::chrono::seconds(10)), 0u);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+}
+
 TEST(ProxyDrainTest, RequestsOutlivingTheTimeoutAreCut) {
   auto origin = StartDemoOrigin("slow");
   auto balancer =
