@@ -45,3 +45,14 @@ median() {
   sort -g | awk 'NF { a[++n] = $1 }
     END { if (n == 0) print "nan"; else if (n % 2) print a[(n + 1) / 2]; else print (a[n / 2] + a[n / 2 + 1]) / 2 }'
 }
+
+# bench_wait_port PORT: waits up to 10 s until something answers HTTP on 127.0.0.1:PORT.
+bench_wait_port() {
+  local _
+  for _ in $(seq 100); do
+    if curl -s -o /dev/null "http://127.0.0.1:$1/"; then return 0; fi
+    sleep 0.1
+  done
+  echo "nothing answers on port $1" >&2
+  return 1
+}

@@ -42,19 +42,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_port() {
-  for _ in $(seq 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
-    sleep 0.1
-  done
-  echo "nothing answers on port $1" >&2
-  return 1
-}
 
 origin_port=$(free_port)
 "$bin_b" --log-level error origin --listen "127.0.0.1:$origin_port" --id origin --threads "$workers" &
 pids+=($!)
-wait_port "$origin_port"
+bench_wait_port "$origin_port"
 
 declare -A port=() pid=()
 for side in a b; do
@@ -74,7 +66,7 @@ YAML
   "$bin" --log-level error serve --config "$work/$side.yaml" &
   pid[$side]=$!
   pids+=("${pid[$side]}")
-  wait_port "${port[$side]}"
+  bench_wait_port "${port[$side]}"
 done
 
 ticks_per_second=$(getconf CLK_TCK)

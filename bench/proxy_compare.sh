@@ -55,14 +55,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_port() {
-  for _ in $(seq 100); do
-    if curl -s -o /dev/null "http://127.0.0.1:$1/"; then return 0; fi
-    sleep 0.1
-  done
-  echo "nothing answers on port $1" >&2
-  return 1
-}
 
 # One certificate for all three HTTPS listeners.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.test \
@@ -72,7 +64,7 @@ cat "$work/bench.crt" "$work/bench.key" >"$work/bench.pem"  # HAProxy wants both
 origin_port=$(free_port)
 "$bin" --log-level error origin --listen "127.0.0.1:$origin_port" --id origin --threads "$workers" &
 pids+=($!)
-wait_port "$origin_port"
+bench_wait_port "$origin_port"
 
 # --- StreamGate --------------------------------------------------------------------------------
 sg_port=$(free_port)
@@ -92,7 +84,7 @@ proxy: { threads: $workers }
 YAML
 "$bin" --log-level error serve --config "$work/streamgate.yaml" &
 pids+=($!)
-wait_port "$sg_port"
+bench_wait_port "$sg_port"
 
 # --- nginx -------------------------------------------------------------------------------------
 nginx_port=$(free_port)
@@ -138,7 +130,7 @@ http {
 CONF
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 pids+=($!)
-wait_port "$nginx_port"
+bench_wait_port "$nginx_port"
 
 # --- HAProxy -----------------------------------------------------------------------------------
 haproxy_port=$(free_port)
@@ -166,7 +158,7 @@ backend origin
 CONF
 haproxy -f "$work/haproxy.cfg" -db &
 pids+=($!)
-wait_port "$haproxy_port"
+bench_wait_port "$haproxy_port"
 
 # --- load --------------------------------------------------------------------------------------
 # The process that does the proxying, whose CPU time is charged per request.
