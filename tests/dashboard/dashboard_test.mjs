@@ -221,6 +221,13 @@ async function fullRun(browser, tmp, ports) {
   const sample = await waitForSampleWithTraffic(admin);
   log(`history: web-us-1 ${sample.backends['web-us-1'].requests_per_second} req/s, cdn hit rate ${sample.cdn.hit_rate}`);
 
+  // The page shows the newest sample's rates; traffic keeps flowing while it is read, so a
+  // sample taken after the burst above cannot show zero.
+  let pumping = true;
+  const pump = (async () => {
+    while (pumping) await (await fetch(`${proxy}/id`)).text();
+  })();
+
   const problems = [];
   const page = await openPage(browser, admin, problems);
   await page.goto(`${admin}/`);
@@ -240,6 +247,8 @@ async function fullRun(browser, tmp, ports) {
   check((await backendRows.count()) === 2, 'two backend rows');
   const rps = await page.locator('#backends tr[data-backend] td.rps').allInnerTexts();
   check(rps.some((text) => Number(text) > 0), `a backend shows a request rate > 0 (${rps.join(', ')})`);
+  pumping = false;
+  await pump;
   const requests = await page.locator('#backends tr[data-backend] td.requests').allInnerTexts();
   const totalRequests = requests.reduce((sum, text) => sum + Number(text.replace(/,/g, '')), 0);
   check(totalRequests >= 40, `backends show the requests served (${totalRequests})`);
