@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "proxy/access_log.hpp"
 #include "proxy_test_support.hpp"
@@ -37,6 +38,17 @@ class ProxyAccessLogTest : public ::testing::Test {
     for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
     return lines;
   }
+  // The lines once there are `count` (or after 5 s): a line is written when the proxy thread
+  // sees its write complete, which can be just after the client has read the answer.
+  std::vector<nlohmann::json> LinesOnce(std::size_t count) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    std::vector<nlohmann::json> lines = Lines();
+    while (lines.size() < count && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      lines = Lines();
+    }
+    return lines;
+  }
 
   TempDir dir_;
   std::filesystem::path path_;
@@ -57,7 +69,7 @@ TEST_F(ProxyAccessLogTest, ProxiedAnsweredByTheProxyAndCutShortRequestsEachGetAL
   ASSERT_TRUE(connection->WriteRaw("BAD REQUEST LINE\r\n\r\n"));
   ASSERT_EQ(connection->ReadResponse()->status, 400);
 
-  const std::vector<nlohmann::json> lines = Lines();
+  const std::vector<nlohmann::json> lines = LinesOnce(2);
   ASSERT_EQ(lines.size(), 2u);
   const nlohmann::json& ok = lines[0];
   EXPECT_EQ(ok["method"], "GET");
@@ -78,6 +90,7 @@ TEST_F(ProxyAccessLogTest, ProxiedAnsweredByTheProxyAndCutShortRequestsEachGetAL
 
 TEST_F(ProxyAccessLogTest, ReconfigureTurnsTheLogOff) {
   ASSERT_EQ(testing::HttpGet(kHost, proxy_->port(), "/one")->status, 200);
+  ASSERT_EQ(LinesOnce(1).size(), 1u);
   ProxyOptions options = DefaultProxyOptions(1);
   options.listeners[0].name = "edge";
   ASSERT_TRUE(proxy_->Reconfigure(options));
